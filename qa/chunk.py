@@ -1,0 +1,135 @@
+"""Sentence-aware chunks with overlap, each carrying its offsets into the document text.
+
+Offsets are carried through construction, never recovered by searching for the text, so that
+`document.text[chunk.start:chunk.end] == chunk.text` holds even when a sentence repeats.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from dataclasses import dataclass
+
+from qa.clean import Skip, kept_segments
+from qa.settings import ChunkSettings
+from qa.sources import Document
+from qa.text import LineMap, sentences, tidy
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: int  # 63-bit, derived from the document's content and the span: stable across builds
+    doc_id: str
+    ord: int
+    start: int
+    end: int
+    text: str
+    line_start: int
+    line_end: int
+    page: int | None  # 1-based, for documents with pages
+    section: str  # "Title › Heading" path of the section the chunk starts in, or ""
+    sentences: tuple[Span, ...]  # sentence spans inside [start, end), document offsets
+
+
+def chunk_id(doc: Document, start: int, end: int) -> int:
+    digest = hashlib.sha256(f"{doc.source}\0{doc.content_hash}\0{start}\0{end}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+def _split_long(text: str, span: Span, max_chars: int) -> list[Span]:
+    """Cut an over-long sentence at whitespace into pieces of at most max_chars."""
+    a, b = span
+    out = []
+    while b - a > max_chars:
+        cut = text.rfind(" ", a + max_chars // 2, a + max_chars)
+        cut = a + max_chars if cut <= a else cut
+        piece_end = cut
+        while piece_end > a and text[piece_end - 1].isspace():
+            piece_end -= 1
+        out.append((a, piece_end))
+        a = cut
+        while a < b and text[a].isspace():
+            a += 1
+    if a < b:
+        out.append((a, b))
+    return out
+
+
+def sentence_spans(doc: Document, skips: list[Skip], max_chars: int) -> list[list[Span]]:
+    """Sentences of each kept segment (a chunk never crosses skipped boilerplate)."""
+    out = []
+    for a, b in kept_segments(doc.text, skips):
+        spans: list[Span] = []
+        for s in sentences(doc.text, a, b):
+            spans.extend(_split_long(doc.text, s, max_chars))
+        if spans:
+            out.append(spans)
+    return out
+
+
+def section_at(doc: Document, offset: int) -> str:
+    if not doc.sections:
+        return ""
+    starts = [s.start for s in doc.sections]
+    i = bisect.bisect_right(starts, offset) - 1
+    return " › ".join(doc.sections[i].path) if i >= 0 else ""
+
+
+def page_at(doc: Document, offset: int) -> int | None:
+    if not doc.pages:
+        return None
+    return max(1, bisect.bisect_right(doc.pages, offset))
+
+
+def chunk_document(doc: Document, skips: list[Skip], settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:
+    lines = LineMap.of(doc.text)
+    chunks: list[Chunk] = []
+    for spans in sentence_spans(doc, skips, settings.max_chars):
+        i = 0
+        while i < len(spans):
+            j = i + 1
+            while j < len(spans) and spans[j][1] - spans[i][0] <= settings.max_chars:
+                j += 1
+            start, end = spans[i][0], spans[j - 1][1]
+            line_start, line_end = lines.span(start, end)
+            chunks.append(
+                Chunk(
+                    id=chunk_id(doc, start, end),
+                    doc_id=doc.id,
+                    ord=len(chunks),
+                    start=start,
+                    end=end,
+                    text=doc.text[start:end],
+                    line_start=line_start,
+                    line_end=line_end,
+                    page=page_at(doc, start),
+                    section=section_at(doc, start),
+                    sentences=tuple(spans[i:j]),
+                )
+            )
+            if j >= len(spans):
+                break
+            # Step back `overlap` sentences, but always move forward.
+            i = max(i + 1, j - settings.overlap_sentences)
+    return chunks
+
+
+def embedding_text(chunk: Chunk, title: str, settings: ChunkSettings = ChunkSettings()) -> str:
+    """What the model sees for a chunk: tidy text, optionally led by its title and section."""
+    body = tidy(chunk.text)
+    if not settings.title_in_embedding:
+        return body
+    heading = chunk.section or title
+    if heading and not body.startswith(heading):
+        return f"{heading}: {body}"
+    return body
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)

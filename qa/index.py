@@ -1,0 +1,388 @@
+"""The engine: an Index folder you can build, update and ask. One code path for every way in."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from qa.answer import Answer, AnswerSettings, select, to_passage
+from qa.chunk import chunk_document, embedding_text, text_hash
+from qa.clean import boilerplate
+from qa.embed import Embedder
+from qa.search import SearchSettings, retrieve
+from qa.settings import ChunkSettings, default_index, default_sources
+from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
+from qa.store import EmbeddingCache, FaissStore, IndexIncompatible, IndexMissing, Snapshot
+from qa.text import terms
+
+MAX_QUESTION_CHARS = 2000  # longer questions are cut here (with a note): no question needs more
+MAX_K = 100
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class NoSources(ValueError):
+    """Nothing indexable was found where the build was pointed."""
+
+
+@dataclass
+class BuildReport:
+    index: str
+    version: str | None
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    documents: int = 0
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [
+            f"index {self.index} ({self.version or 'unchanged'}): {self.documents} documents, {self.chunks_total} chunks",
+            f"  added {len(self.added)}, changed {len(self.changed)}, removed {len(self.removed)}, "
+            f"unchanged {self.unchanged}; {self.chunks_embedded} chunks embedded in {self.seconds:.1f} s",
+        ]
+        for p in self.problems:
+            lines.append(f"  {'skipped' if p.skipped else 'note'}: {p.source}: {p.reason}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "problems"}
+        d["problems"] = [{"source": p.source, "reason": p.reason, "skipped": p.skipped} for p in self.problems]
+        return d
+
+
+def clean_question(question: object) -> tuple[str, list[str]]:
+    """A usable question, or a ValueError/TypeError saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise TypeError(f"question must be a string, not {type(question).__name__}")
+    notes = []
+    # Control characters carry no meaning in a question; drop them (keep ordinary whitespace).
+    question = "".join(ch if ch in "\t\n" or unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    question = " ".join(question.split())
+    if not question:
+        raise ValueError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        notes.append(f"question truncated to its first {MAX_QUESTION_CHARS} characters (it had {len(question)})")
+        question = question[:MAX_QUESTION_CHARS]
+    return question, notes
+
+
+def check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an integer, not {type(k).__name__}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1 (got {k})")
+    return int(min(k, MAX_K))
+
+
+def _named_by(paths: list[str | Path], file_path: str) -> bool:
+    """Whether a stored document's file is one of `paths` or lies under one of them."""
+    for given in paths:
+        p = Path(given).absolute()
+        if file_path == str(p) or file_path.startswith(str(p).rstrip("/") + "/"):
+            return True
+    return False
+
+
+class Index:
+    """An index folder. Reads always go to an immutable loaded version; writes are serialized.
+
+    A long-lived Index picks up a version published by another process on its next question;
+    a question already running finishes on the version it started with.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        model: str | Path | None = None,
+        chunking: ChunkSettings = ChunkSettings(),
+        search: SearchSettings = SearchSettings(),
+        answering: AnswerSettings = AnswerSettings(),
+    ):
+        self.path = Path(path) if path is not None else default_index()
+        self.store = FaissStore(self.path)
+        self.model_path = model
+        self.chunking = chunking
+        self.search_settings = search
+        self.answer_settings = answering
+        self._snapshot: Snapshot | None = None
+        self._snapshot_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Index({str(self.path)!r})"
+
+    # -- reading -----------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The current published version, reloaded when another build has replaced it."""
+        current = self.store.current_version()
+        snap = self._snapshot
+        if snap is not None and snap.version == current:
+            return snap
+        with self._snapshot_lock:
+            if self._snapshot is None or self._snapshot.version != self.store.current_version():
+                snap = self.store.open()
+                self._check_model(snap.manifest)
+                self._snapshot = snap
+            return self._snapshot
+
+    def _check_model(self, manifest: dict) -> None:
+        built_with = manifest.get("model", {}).get("name")
+        if self.model_path is not None and built_with != self.embedder.name:
+            raise IndexIncompatible(
+                f"index {self.path} was built with model {built_with}, not {self.embedder.name}; rebuild it with: "
+                f"qa build --full --model {self.model_path} --index {self.path}"
+            )
+
+    @property
+    def embedder(self) -> Embedder:
+        if self.model_path is not None:
+            return Embedder.shared(self.model_path)
+        if self.store.exists():
+            recorded = self.store.manifest().get("model", {}).get("path")
+            if recorded and recorded != "bundled":
+                return Embedder.shared(recorded)
+        return Embedder.shared(None)
+
+    def exists(self) -> bool:
+        return self.store.exists()
+
+    def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
+        """Cited extractive answer: passages copied from the sources, the answering sentence marked."""
+        question, notes = clean_question(question)
+        k = check_k(k)
+        snap = self.snapshot()
+        embedder = self.embedder
+        qvec = embedder.encode([question])[0]
+        q_terms = terms(question)
+        settings = self.search_settings if mode is None else SearchSettings(**{**self.search_settings.__dict__, "mode": mode})
+        hits = retrieve(snap, q_terms, qvec, max(k, self.answer_settings.passages_scored), settings)
+        found, scored = select(question, qvec, hits, snap.idf(q_terms), embedder.encode, k, self.answer_settings)
+        passages = tuple(to_passage(s) for s in scored)
+        if not found:
+            notes.append("the sources do not answer this; the closest passages are shown")
+        return Answer(question, found, passages, tuple(notes))
+
+    def documents(self):
+        return self.snapshot().documents()
+
+    def document_text(self, source: str) -> str | None:
+        return self.snapshot().document_text(source)
+
+    def stats(self) -> dict:
+        snap = self.snapshot()
+        docs, chunks = snap.count()
+        m = snap.manifest
+        return {
+            "index": str(self.path),
+            "version": snap.version,
+            "documents": docs,
+            "chunks": chunks,
+            "model": m.get("model", {}).get("name"),
+            "dimension": m.get("model", {}).get("dim"),
+            "built_at": m.get("built_at"),
+            "sources": m.get("sources", []),
+        }
+
+    def check(self) -> list[str]:
+        """Consistency problems of the current version (empty list: every vector has its row and back)."""
+        return self.snapshot().check()
+
+    # -- writing -----------------------------------------------------------------------------
+    def build(self, paths: list[str | Path] | None = None, full: bool = False, progress: bool = True,
+              wait: bool = True, log: Log = _stderr) -> BuildReport:
+        """Make the index mirror exactly the files under `paths` (default: the paths it was built from).
+
+        Unchanged documents cost nothing, changed ones have their chunks replaced, missing ones
+        are removed. `full=True` re-chunks everything (vectors still come from the cache).
+        """
+        if paths is None:
+            paths = self.store.manifest().get("sources", []) if self.store.exists() else [default_sources()]
+        roots = [str(Path(p).absolute()) for p in paths]
+        return self._write(find_files(paths), roots=roots, sync=True, full=full, progress=progress, wait=wait, log=log)
+
+    def update(self, **kwargs) -> BuildReport:
+        """Bring the index up to date with the folders it was built from."""
+        return self.build(None, **kwargs)
+
+    def add(self, paths: list[str | Path], progress: bool = False, wait: bool = True, log: Log = _stderr) -> BuildReport:
+        """Add or replace the documents at `paths`; everything else stays as it is."""
+        return self._write(find_files(paths), roots=None, sync=False, progress=progress, wait=wait, log=log)
+
+    def remove(self, paths: list[str | Path], wait: bool = True, log: Log = _stderr) -> BuildReport:
+        """Remove the documents at `paths` (files, or folders: every document under them)."""
+        return self._write(Discovery(), roots=None, sync=False, removals=list(paths), wait=wait, log=log)
+
+    def _write(self, discovery: Discovery, roots: list[str] | None, sync: bool, full: bool = False,
+               removals: list[str] = (), progress: bool = False, wait: bool = True, log: Log = _stderr) -> BuildReport:
+        started = time.time()
+        if sync and not discovery.files:
+            kinds = " ".join(supported_suffixes())
+            detail = "; ".join(f"{p.source}: {p.reason}" for p in discovery.problems[:5])
+            raise NoSources(f"no documents to index (supported: {kinds})" + (f" — {detail}" if detail else ""))
+        embedder = self.embedder
+        chunker_key = json.dumps(self.chunking.to_dict(), sort_keys=True)
+        report = BuildReport(index=str(self.path), version=None, problems=list(discovery.problems))
+        with self._write_lock, self.store.lock(wait=wait, on_wait=log):
+            base = self.store.open() if self.store.exists() and not full else None
+            if base is not None:
+                built_with = base.manifest.get("model", {}).get("name")
+                if built_with != embedder.name:
+                    raise IndexIncompatible(
+                        f"index {self.path} was built with model {built_with}; to use {embedder.name} rebuild it "
+                        f"with: qa build --full --model {self.model_path} --index {self.path}"
+                    )
+            writer = self.store.writer(base, embedder.dim)
+            try:
+                existing = writer.document_hashes()
+                pending = []
+                seen_sources = set()
+                failed_sources = {p.source for p in discovery.problems}
+                for f in discovery.files:
+                    seen_sources.add(f.source)
+                    doc = load(f)
+                    if isinstance(doc, Problem):
+                        report.problems.append(doc)
+                        continue
+                    for w in doc.warnings:
+                        report.problems.append(Problem(doc.source, w, skipped=False))
+                    st = f.path.stat()
+                    prev = existing.get(doc.source)
+                    if prev and prev[1] == doc.content_hash and prev[2] == chunker_key:
+                        report.unchanged += 1
+                        writer.touch(doc.source, (st.st_size, st.st_mtime_ns))
+                        continue
+                    chunks = chunk_document(doc, boilerplate(doc.text), self.chunking)
+                    search_texts = [embedding_text(c, doc.title, self.chunking) for c in chunks]
+                    pending.append((doc, chunks, search_texts, (st.st_size, st.st_mtime_ns), prev))
+
+                vectors = self._embed_with_cache([t for p in pending for t in p[2]], embedder, progress, report)
+                offset = 0
+                for doc, chunks, search_texts, stat, prev in pending:
+                    if prev:
+                        writer.remove([prev[0]])
+                        report.changed.append(doc.source)
+                    else:
+                        report.added.append(doc.source)
+                    writer.add(doc, chunks, search_texts, vectors[offset : offset + len(chunks)], chunker_key, stat)
+                    offset += len(chunks)
+
+                gone = set()
+                if sync:
+                    gone = {s for s in existing if s not in seen_sources and s not in failed_sources}
+                if removals:
+                    gone |= {s for s, row in existing.items() if _named_by(removals, row[3])}
+                for source in sorted(gone):
+                    writer.remove([existing[source][0]])
+                    report.removed.append(source)
+
+                sources = roots if roots is not None else (base.manifest.get("sources", []) if base else [])
+                if base is not None and not (report.added or report.changed or report.removed or writer.touched):
+                    writer.abort()
+                    report.documents, report.chunks_total = base.count()
+                else:
+                    report.version = writer.commit(self._manifest(embedder, writer, sources))
+                    report.documents, report.chunks_total = writer.counts
+            except BaseException:
+                writer.abort()
+                raise
+        report.seconds = round(time.time() - started, 3)
+        return report
+
+    def _embed_with_cache(self, texts: list[str], embedder: Embedder, progress: bool, report: BuildReport) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, embedder.dim), dtype=np.float32)
+        hashes = [text_hash(t) for t in texts]
+        cache = EmbeddingCache(self.path / "embeddings.sqlite")
+        try:
+            known = cache.get(embedder.name, hashes, embedder.dim)
+            todo = list(dict.fromkeys(h for h in hashes if h not in known))
+            if todo:
+                by_hash = dict(zip(hashes, texts))
+                fresh = embedder.encode([by_hash[h] for h in todo], progress=progress)
+                new = dict(zip(todo, fresh))
+                cache.put(embedder.name, new)
+                known.update(new)
+            report.chunks_embedded = len(todo)
+        finally:
+            cache.close()
+        return np.vstack([known[h] for h in hashes]).astype(np.float32)
+
+    def _manifest(self, embedder: Embedder, writer, sources: list[str]) -> dict:
+        listing = "\n".join(f"{s}\t{row[1]}" for s, row in sorted(writer.document_hashes().items()))
+        return {
+            "model": {"name": embedder.name, "path": str(embedder.path or "bundled"), "dim": embedder.dim},
+            "chunker": self.chunking.to_dict(),
+            "sources": sources,
+            "fingerprint": hashlib.sha256(listing.encode()).hexdigest(),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+    def is_stale(self, paths: list[str | Path]) -> bool:
+        """Whether the files under `paths` differ (by size and mtime) from what the index holds."""
+        if not self.store.exists():
+            return True
+        discovery = find_files(paths)
+        stats = {}
+        for f in discovery.files:
+            st = f.path.stat()
+            stats[f.source] = (st.st_size, st.st_mtime_ns)
+        indexed = self.snapshot().file_stats()
+        failed = {p.source for p in discovery.problems}
+        return {s: v for s, v in stats.items() if s not in failed} != {s: tuple(v) for s, v in indexed.items()}
+
+
+def build(paths: list[str | Path] | str | Path | None = None, index: str | Path | None = None,
+          model: str | Path | None = None, full: bool = False, progress: bool = True, **kwargs) -> BuildReport:
+    """Build or update the index at `index` (default ./index) from files and folders."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    return Index(index, model=model).build(paths, full=full, progress=progress, **kwargs)
+
+
+_default: Index | None = None
+_default_checked = 0.0
+_default_lock = threading.Lock()
+
+
+def default() -> Index:
+    """./index over ./seeds, built on first use and rebuilt when the seeds change."""
+    global _default, _default_checked
+    with _default_lock:
+        if _default is None or _default.path != default_index():
+            _default = Index(default_index())
+        if time.time() - _default_checked > 2.0:
+            sources = [default_sources()]
+            if not _default.exists():
+                _stderr(f"qa: building the index {_default.path} over {sources[0]} (first use)…")
+                _stderr(_default.build(sources, progress=False).summary())
+            elif _default.is_stale(sources):
+                _stderr(f"qa: {sources[0]} changed since the index was built; updating {_default.path}…")
+                _stderr(_default.build(sources, progress=False).summary())
+            _default_checked = time.time()
+        return _default
+
+
+def ask(question: str, k: int = 5, mode: str | None = None) -> Answer:
+    """Ask the default index (./index over ./seeds, built when missing or stale)."""
+    return default().ask(question, k=k, mode=mode)
+
+
+__all__ = ["Index", "build", "ask", "BuildReport", "NoSources", "IndexMissing", "IndexIncompatible"]

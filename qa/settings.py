@@ -1,0 +1,38 @@
+"""Defaults shared by the stages, and where the default corpus and index live."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+FORMAT_VERSION = 1
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How documents are cut into passages; stored in the manifest, a change means re-chunking."""
+
+    max_chars: int = 700  # a passage a person reads at a glance, well inside MiniLM's 256 tokens
+    overlap_sentences: int = 1  # the last sentence of a chunk opens the next one
+    title_in_embedding: bool = True  # prefix "title › section" to the text that is embedded
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_sources() -> Path:
+    """./seeds when it exists, else the seeds that ship beside the package."""
+    env = os.environ.get("QA_SOURCES")
+    if env:
+        return Path(env)
+    local = Path("seeds")
+    return local if local.is_dir() else PROJECT_ROOT / "seeds"
+
+
+def default_index() -> Path:
+    env = os.environ.get("QA_INDEX")
+    if env:
+        return Path(env)
+    return Path("index") if Path("seeds").is_dir() else PROJECT_ROOT / "index"

@@ -1,0 +1,532 @@
+"""The index on disk: FAISS vectors keyed by chunk id, SQLite documents and chunks, BM25 arrays.
+
+Layout of an index folder:
+
+    CURRENT            name of the version being served (replaced atomically)
+    v000007/           one immutable version
+        manifest.json  format version, model and dimension, chunker settings, fingerprint, counts
+        index.sqlite   documents and chunks (text, offsets, lines, pages, sentence spans)
+        vectors.faiss  FAISS IndexIDMap2: id = chunk id, so chunks can be removed and replaced
+        bm25/          bm25s arrays + JSON (no pickle), and bm25_ids.npy mapping rows to chunk ids
+    embeddings.sqlite  cache of vectors by (model, text hash), shared by all versions
+    .lock              held by the one writer at a time
+
+A writer copies the current version into a temporary folder, applies its changes, verifies that
+vectors and rows agree, fsyncs, renames the folder into place and only then points CURRENT at it.
+A build that fails or is killed leaves CURRENT on the previous version. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from qa.chunk import Chunk
+from qa.settings import FORMAT_VERSION
+from qa.sources import Document, Section
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    format TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    text TEXT NOT NULL,
+    pages TEXT NOT NULL,
+    sections TEXT NOT NULL,
+    chunker TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents(id),
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    line_start INTEGER NOT NULL,
+    line_end INTEGER NOT NULL,
+    page INTEGER,
+    section TEXT NOT NULL,
+    text TEXT NOT NULL,
+    search_text TEXT NOT NULL,
+    sentences TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+"""
+
+
+class IndexProblem(Exception):
+    """Base for index problems a user can act on (message says what to do)."""
+
+
+class IndexMissing(IndexProblem):
+    pass
+
+
+class IndexIncompatible(IndexProblem):
+    pass
+
+
+class IndexLocked(IndexProblem):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: int
+    doc_id: str
+    source: str
+    title: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+    page: int | None
+    section: str
+    text: str
+    search_text: str
+    sentences: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: str
+    source: str
+    path: str
+    title: str
+    format: str
+    content_hash: str
+    chunker: str
+    added_at: float
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in sorted(folder.rglob("*"), reverse=True):
+        _fsync(p)
+    _fsync(folder)
+
+
+def _new_vector_index(dim: int):
+    import faiss
+
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def _faiss_ids(index) -> np.ndarray:
+    import faiss
+
+    return faiss.vector_to_array(index.id_map).astype(np.int64)
+
+
+_CHUNK_COLUMNS = (
+    "c.id, c.doc_id, d.source, d.title, c.start, c.end, c.line_start, c.line_end, c.page, "
+    "c.section, c.text, c.search_text, c.sentences"
+)
+
+
+def _stored_chunk(row) -> StoredChunk:
+    return StoredChunk(*row[:12], sentences=tuple(tuple(s) for s in json.loads(row[12])))
+
+
+class Snapshot:
+    """One published version, loaded read-only. Safe to share between threads."""
+
+    def __init__(self, folder: Path):
+        import faiss
+
+        self.folder = folder
+        self.version = folder.name
+        self.manifest = json.loads((folder / "manifest.json").read_text())
+        check_format(self.manifest, folder.parent)
+        uri = f"file:{(folder / 'index.sqlite').as_posix()}?mode=ro&immutable=1"
+        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._db_lock = threading.Lock()
+        self.vectors = faiss.read_index(str(folder / "vectors.faiss"))
+        self._bm25 = None
+        self._bm25_ids: np.ndarray | None = None
+        self._bm25_lock = threading.Lock()
+
+    # -- reads -------------------------------------------------------------------------------
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._db_lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def dense(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        k = min(k, self.vectors.ntotal)
+        if k <= 0:
+            return [[] for _ in range(len(query_vectors))]
+        scores, ids = self.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+        return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0] for row_ids, row_scores in zip(ids, scores)]
+
+    def _load_bm25(self):
+        with self._bm25_lock:
+            if self._bm25 is None:
+                import bm25s
+
+                self._bm25_ids = np.load(self.folder / "bm25_ids.npy", allow_pickle=False)
+                if len(self._bm25_ids):
+                    self._bm25 = bm25s.BM25.load(str(self.folder / "bm25"), mmap=True, allow_pickle=False)
+        return self._bm25
+
+    def lexical(self, query_terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 score of every chunk for the query: (chunk ids sorted ascending, scores)."""
+        bm25 = self._load_bm25()
+        if bm25 is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        known = [bm25.vocab_dict[t] for t in query_terms if t in bm25.vocab_dict]
+        if not known:
+            return self._bm25_ids, np.zeros(len(self._bm25_ids), dtype=np.float32)
+        return self._bm25_ids, np.asarray(bm25.get_scores_from_ids(known), dtype=np.float32)
+
+    def reconstruct(self, ids: list[int]) -> np.ndarray:
+        """Stored vectors of the given chunk ids (to score lexical-only hits densely)."""
+        return np.vstack([self.vectors.reconstruct(int(i)) for i in ids]) if ids else np.zeros((0, self.vectors.d), np.float32)
+
+    def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
+        out: dict[int, StoredChunk] = {}
+        for batch in range(0, len(ids), 500):
+            part = [int(i) for i in ids[batch : batch + 500]]
+            marks = ",".join("?" * len(part))
+            for row in self._query(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+                tuple(part),
+            ):
+                out[row[0]] = _stored_chunk(row)
+        return out
+
+    def documents(self) -> list[StoredDocument]:
+        rows = self._query(
+            "SELECT id, source, path, title, format, content_hash, chunker, added_at FROM documents ORDER BY source"
+        )
+        return [StoredDocument(*r) for r in rows]
+
+    def file_stats(self) -> dict[str, tuple[int, int]]:
+        return {r[0]: (r[1], r[2]) for r in self._query("SELECT source, size, mtime_ns FROM documents")}
+
+    def idf(self, query_terms: list[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each known term over all chunks."""
+        bm25 = self._load_bm25()
+        if bm25 is None:
+            return {}
+        indptr = bm25.scores["indptr"]
+        n = len(self._bm25_ids)
+        out = {}
+        for t in query_terms:
+            j = bm25.vocab_dict.get(t)
+            df = int(indptr[j + 1] - indptr[j]) if j is not None else 0
+            out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return out
+
+    def document_text(self, doc_id_or_source: str) -> str | None:
+        rows = self._query("SELECT text FROM documents WHERE id = ? OR source = ?", (doc_id_or_source,) * 2)
+        return rows[0][0] if rows else None
+
+    def document_pages(self, doc_id: str) -> tuple[tuple[int, ...], tuple[Section, ...]]:
+        rows = self._query("SELECT pages, sections FROM documents WHERE id = ?", (doc_id,))
+        if not rows:
+            return (), ()
+        sections = tuple(Section(s, tuple(p)) for s, p in json.loads(rows[0][1]))
+        return tuple(json.loads(rows[0][0])), sections
+
+    def doc_chunks(self, doc_id: str) -> list[StoredChunk]:
+        rows = self._query(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.doc_id = ? ORDER BY c.ord",
+            (doc_id,),
+        )
+        return [_stored_chunk(r) for r in rows]
+
+    def count(self) -> tuple[int, int]:
+        docs = self._query("SELECT COUNT(*) FROM documents")[0][0]
+        chunks = self._query("SELECT COUNT(*) FROM chunks")[0][0]
+        return docs, chunks
+
+    def check(self) -> list[str]:
+        """Consistency problems: vectors without rows, rows without vectors, orphans. Empty is good."""
+        problems = []
+        faiss_ids = set(_faiss_ids(self.vectors).tolist())
+        row_ids = {r[0] for r in self._query("SELECT id FROM chunks")}
+        if len(faiss_ids) != self.vectors.ntotal:
+            problems.append(f"{self.vectors.ntotal} vectors but {len(faiss_ids)} distinct ids")
+        if faiss_ids - row_ids:
+            problems.append(f"{len(faiss_ids - row_ids)} vectors have no chunk row")
+        if row_ids - faiss_ids:
+            problems.append(f"{len(row_ids - faiss_ids)} chunk rows have no vector")
+        orphans = self._query("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)")[0][0]
+        if orphans:
+            problems.append(f"{orphans} chunks belong to no document")
+        bm25_ids = set(np.load(self.folder / "bm25_ids.npy", allow_pickle=False).tolist())
+        if bm25_ids != row_ids:
+            problems.append("BM25 rows differ from chunk rows")
+        counts = self.manifest.get("counts", {})
+        if counts and counts.get("chunks") != len(row_ids):
+            problems.append(f"manifest says {counts.get('chunks')} chunks, database has {len(row_ids)}")
+        return problems
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()
+
+
+def check_format(manifest: dict, root: Path) -> None:
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexIncompatible(
+            f"index {root} has format {manifest.get('format_version')}, this qa reads format "
+            f"{FORMAT_VERSION}; rebuild it with: qa build --full --index {root}"
+        )
+
+
+class FaissStore:
+    """An index folder: its published versions, the writer lock and the embedding cache."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def current_file(self) -> Path:
+        return self.root / "CURRENT"
+
+    def current_version(self) -> str | None:
+        try:
+            name = self.current_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def exists(self) -> bool:
+        v = self.current_version()
+        return v is not None and (self.root / v / "manifest.json").exists()
+
+    def manifest(self) -> dict:
+        v = self.current_version()
+        if v is None:
+            raise IndexMissing(f"no index at {self.root}; build one with: qa build SOURCES --index {self.root}")
+        return json.loads((self.root / v / "manifest.json").read_text())
+
+    def open(self) -> Snapshot:
+        for _ in range(3):  # a version can be collected between reading CURRENT and opening it
+            v = self.current_version()
+            if v is None:
+                raise IndexMissing(f"no index at {self.root}; build one with: qa build SOURCES --index {self.root}")
+            try:
+                return Snapshot(self.root / v)
+            except FileNotFoundError:
+                time.sleep(0.05)
+        return Snapshot(self.root / self.current_version())
+
+    @contextlib.contextmanager
+    def lock(self, wait: bool = True, on_wait=None) -> Iterator[None]:
+        """The single-writer lock. `wait=False` refuses at once when another build holds it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    raise IndexLocked(f"another build is updating {self.root}; try again when it finishes")
+                if on_wait:
+                    on_wait(f"another build is updating {self.root}; waiting for it to finish…")
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def writer(self, base: Snapshot | None, dim: int) -> "Writer":
+        return Writer(self, base, dim)
+
+    def publish(self, tmp: Path) -> str:
+        """Move a verified, fsynced temporary version into place and point CURRENT at it."""
+        existing = sorted(p.name for p in self.root.glob("v[0-9]*") if p.is_dir())
+        number = int(existing[-1][1:]) + 1 if existing else 1
+        name = f"v{number:06d}"
+        os.rename(tmp, self.root / name)
+        pointer = self.root / f".CURRENT.{uuid.uuid4().hex}"
+        with open(pointer, "w") as fh:
+            fh.write(name + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(pointer, self.current_file)
+        _fsync(self.root)
+        self.collect(keep=name)
+        return name
+
+    def collect(self, keep: str) -> None:
+        """Delete versions older than the previous one, and temporary folders of dead builds."""
+        versions = sorted(p for p in self.root.glob("v[0-9]*") if p.is_dir())
+        for old in versions[:-2]:
+            if old.name != keep:
+                shutil.rmtree(old, ignore_errors=True)
+        for tmp in self.root.glob(".tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Writer:
+    """Builds the next version in a temporary folder from a base version and a set of changes."""
+
+    def __init__(self, store: FaissStore, base: Snapshot | None, dim: int):
+        import faiss
+
+        self.store = store
+        self.tmp = store.root / f".tmp-{uuid.uuid4().hex}"
+        self.tmp.mkdir(parents=True)
+        self.db_path = self.tmp / "index.sqlite"
+        if base is not None:
+            shutil.copyfile(base.folder / "index.sqlite", self.db_path)
+            self.vectors = faiss.read_index(str(base.folder / "vectors.faiss"))
+            if self.vectors.d != dim:
+                raise IndexIncompatible(f"index vectors have {self.vectors.d} dimensions, the model gives {dim}")
+        else:
+            self.vectors = _new_vector_index(dim)
+        self.db = sqlite3.connect(self.db_path)
+        self.db.executescript(SCHEMA)
+        self.touched = False
+        self._counts = (0, 0)
+
+    def document_hashes(self) -> dict[str, tuple[str, str, str, str]]:
+        """source -> (doc id, content hash, chunker settings, file path) for every document."""
+        rows = self.db.execute("SELECT source, id, content_hash, chunker, path FROM documents").fetchall()
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def touch(self, source: str, stat: tuple[int, int]) -> None:
+        """Record a new (size, mtime_ns) for an unchanged document, so it is not checked again."""
+        cur = self.db.execute(
+            "UPDATE documents SET size = ?, mtime_ns = ? WHERE source = ? AND (size != ? OR mtime_ns != ?)",
+            (*stat, source, *stat),
+        )
+        self.touched = self.touched or cur.rowcount > 0
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return self._counts
+
+    def remove(self, doc_ids: list[str]) -> int:
+        removed = 0
+        for doc_id in doc_ids:
+            ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+            if ids:
+                removed += int(self.vectors.remove_ids(np.array(ids, dtype=np.int64)))
+            self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        return removed
+
+    def add(
+        self, doc: Document, chunks: list[Chunk], search_texts: list[str], vectors: np.ndarray, chunker: str,
+        stat: tuple[int, int] = (0, 0),
+    ) -> None:
+        """Insert a document, its chunks and their vectors; `stat` is the file's (size, mtime_ns)."""
+        self.db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                doc.id, doc.source, str(doc.path), doc.title, doc.format, doc.content_hash, doc.text,
+                json.dumps(list(doc.pages)), json.dumps([[s.start, list(s.path)] for s in doc.sections]),
+                chunker, stat[0], stat[1], time.time(),
+            ),
+        )
+        self.db.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (c.id, c.doc_id, c.ord, c.start, c.end, c.line_start, c.line_end, c.page, c.section, c.text, t,
+                 json.dumps([list(s) for s in c.sentences]))
+                for c, t in zip(chunks, search_texts)
+            ],
+        )
+        if len(chunks):
+            self.vectors.add_with_ids(vectors, np.array([c.id for c in chunks], dtype=np.int64))
+
+    def _write_bm25(self) -> None:
+        import bm25s
+
+        from qa.text import terms
+
+        rows = self.db.execute("SELECT id, search_text FROM chunks ORDER BY id").fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        np.save(self.tmp / "bm25_ids.npy", ids, allow_pickle=False)
+        if not rows:
+            return
+        bm25 = bm25s.BM25()
+        bm25.index([terms(r[1]) for r in rows], show_progress=False)
+        bm25.save(str(self.tmp / "bm25"), allow_pickle=False)
+
+    def commit(self, manifest: dict) -> str:
+        """Verify, write, fsync and publish this version; returns its name."""
+        import faiss
+
+        self.db.commit()
+        self._write_bm25()
+        doc_count = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        row_ids = {r[0] for r in self.db.execute("SELECT id FROM chunks")}
+        self.db.execute("PRAGMA journal_mode=DELETE")
+        self.db.close()
+        if set(_faiss_ids(self.vectors).tolist()) != row_ids or self.vectors.ntotal != len(row_ids):
+            raise RuntimeError("internal error: vectors and chunk rows disagree; the index was not changed")
+        faiss.write_index(self.vectors, str(self.tmp / "vectors.faiss"))
+        self._counts = (doc_count, len(row_ids))
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "counts": {"documents": doc_count, "chunks": len(row_ids)}}
+        (self.tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        _fsync_tree(self.tmp)
+        return self.store.publish(self.tmp)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.db.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class EmbeddingCache:
+    """Vectors by (model, text hash): renaming a file or re-chunking unchanged text re-embeds nothing."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, vector BLOB, PRIMARY KEY (model, text_hash))"
+        )
+
+    def get(self, model: str, hashes: list[str], dim: int) -> dict[str, np.ndarray]:
+        out = {}
+        unique = list(dict.fromkeys(hashes))
+        for i in range(0, len(unique), 500):
+            part = unique[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for h, blob in self.db.execute(
+                f"SELECT text_hash, vector FROM vectors WHERE model = ? AND text_hash IN ({marks})", (model, *part)
+            ):
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape == (dim,):
+                    out[h] = vec
+        return out
+
+    def put(self, model: str, items: dict[str, np.ndarray]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
+            [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
+        )
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
