@@ -1,0 +1,93 @@
+"""Questions about the seeds get the answering sentence first; others are not found."""
+
+import pytest
+
+from seed_questions import ANSWERABLE, UNANSWERABLE
+
+JSON_PASSAGE_KEYS = {"text", "source", "title", "start", "end", "line_start", "line_end", "page", "score",
+                     "answer", "answer_start", "answer_end", "also_in"}
+
+
+def _flat(s: str) -> str:
+    return " ".join(s.split()).lower()
+
+
+def test_most_paraphrased_seed_questions_get_the_answering_sentence_first(seeds_index):
+    misses = []
+    for question, expected in ANSWERABLE:
+        answer = seeds_index.ask(question)
+        if not (answer.found and any(_flat(e) in _flat(answer.passages[0].answer) for e in expected)):
+            misses.append((question, answer.passages[0].answer[:100] if answer.passages else None))
+    share = 1 - len(misses) / len(ANSWERABLE)
+    # The floor the engine must keep; the README reports the measured share.
+    assert share >= 0.7, misses
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_questions_the_seeds_cannot_answer_are_not_found(seeds_index, question):
+    answer = seeds_index.ask(question)
+    assert answer.found is False
+    assert answer.answer is None
+    assert answer.passages, "closest passages are still shown"
+    assert any("do not answer" in n for n in answer.notes)
+
+
+def test_every_cited_span_reads_back_from_the_source_file(seeds_index, seeds_copy):
+    for question, _ in ANSWERABLE[:10]:
+        for p in seeds_index.ask(question, k=5).passages:
+            text = (seeds_copy.parent / p.source).read_text(encoding="utf-8")
+            assert text[p.start:p.end] == p.text
+            assert text[p.answer_start:p.answer_end] == p.answer
+            assert p.start <= p.answer_start < p.answer_end <= p.end
+            lines = text.splitlines()
+            assert _flat(p.text.splitlines()[0]) in _flat(lines[p.line_start - 1])
+            assert _flat(p.text.splitlines()[-1]) in _flat(lines[p.line_end - 1])
+            assert p.page is None
+
+
+def test_same_quote_in_several_sources_collapses_into_one_result_with_also_in(seeds_index):
+    answer = seeds_index.ask("Who said the result was fantastic but that the work does not stop here?", k=5)
+    sources = [p.source for p in answer.passages]
+    assert len(sources) == len(set(sources)) or all(p.also_in == () for p in answer.passages) is False
+    quote = "our work does not stop here"
+    holders = [p for p in answer.passages if quote in _flat(p.text)]
+    assert len(holders) == 1, [p.source for p in holders]
+    assert holders[0].also_in, "the other source carrying the quote is listed"
+    assert holders[0].source not in holders[0].also_in
+
+
+def test_answer_json_has_exactly_the_documented_schema(seeds_index):
+    d = seeds_index.ask("How much did the council invest in social work?", k=3).to_dict()
+    assert set(d) == {"question", "found", "passages"}
+    assert isinstance(d["found"], bool)
+    for p in d["passages"]:
+        assert set(p) == JSON_PASSAGE_KEYS
+        assert p["source"].startswith("seeds/")
+        assert p["page"] is None
+        assert isinstance(p["also_in"], list)
+
+
+def test_k_limits_passages_and_bad_k_is_a_clear_error(seeds_index):
+    assert len(seeds_index.ask("What did Ofsted find?", k=2).passages) == 2
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="k must be"):
+            seeds_index.ask("What did Ofsted find?", k=bad)
+    assert len(seeds_index.ask("What did Ofsted find?", k=10**6).passages) <= 100
+
+
+def test_empty_question_is_an_error_and_a_huge_one_is_truncated_with_a_note(seeds_index):
+    for bad in ("", "   \n\t"):
+        with pytest.raises(ValueError, match="empty"):
+            seeds_index.ask(bad)
+    with pytest.raises(TypeError):
+        seeds_index.ask(42)
+    huge = "What was the caseload in Kent? " + "blah " * 20000
+    answer = seeds_index.ask(huge)
+    assert any("truncated" in n for n in answer.notes)
+    assert len(answer.question) <= 2000
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_each_retriever_can_be_chosen(seeds_index, mode):
+    answer = seeds_index.ask("Which award was the virtual school the first to receive?", mode=mode)
+    assert "national nurturing schools" in _flat(answer.passages[0].text)

@@ -1,0 +1,136 @@
+"""Building: bad files are skipped and reported, failures leave the previous index answering."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from qa import Index, IndexIncompatible, NoSources, build
+from qa.embed import Embedder
+
+FACT_A = "The lighthouse on Gull Point was automated in 1987 after its last keeper retired."
+FACT_B = "Marsh orchids flower in the water meadows of the Esk valley every June."
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "lighthouse.txt").write_text(f"Gull Point\n\n{FACT_A}\n")
+    (folder / "orchids.md").write_text(f"# Orchids\n\n{FACT_B}\n")
+    return folder
+
+
+def test_build_indexes_folder_and_reports_counts(corpus, tmp_path):
+    report = build([corpus], tmp_path / "ix", progress=False)
+    assert sorted(report.added) == ["docs/lighthouse.txt", "docs/orchids.md"]
+    assert report.documents == 2 and report.chunks_total >= 2
+    answer = Index(tmp_path / "ix").ask("When was the lighthouse automated?")
+    assert answer.found and "1987" in answer.passages[0].answer
+
+
+def test_unreadable_and_binary_files_are_reported_and_the_rest_indexed(corpus, tmp_path):
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+    (corpus / "empty.txt").write_text("")
+    (corpus / "image.png").write_bytes(b"\x89PNG")
+    os.symlink(tmp_path / "missing.txt", corpus / "dangling.txt")
+    report = build([corpus], tmp_path / "ix", progress=False)
+    reasons = {p.source: p.reason for p in report.problems}
+    assert "binary" in reasons["docs/binary.txt"]
+    assert "empty" in reasons["docs/empty.txt"]
+    assert "unsupported" in reasons["docs/image.png"]
+    assert "docs/dangling.txt" in reasons
+    assert sorted(report.added) == ["docs/lighthouse.txt", "docs/orchids.md"]
+
+
+def test_invalid_utf8_is_read_with_a_warning(corpus, tmp_path):
+    (corpus / "latin.txt").write_bytes("Caf\xe9 owners in the old town open at seven every morning.".encode("latin-1"))
+    report = build([corpus], tmp_path / "ix", progress=False)
+    assert "docs/latin.txt" in report.added
+    assert any(p.source == "docs/latin.txt" and "UTF-8" in p.reason and not p.skipped for p in report.problems)
+    text = Index(tmp_path / "ix").document_text("docs/latin.txt")
+    assert "Café" in text
+
+
+def test_no_sources_is_a_clear_error(tmp_path):
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(NoSources, match="no documents"):
+        build([tmp_path / "nothing"], tmp_path / "ix", progress=False)
+    assert not Index(tmp_path / "ix").exists()
+
+
+def test_a_build_that_fails_midway_leaves_the_previous_index_answering(corpus, tmp_path, monkeypatch):
+    ix = Index(tmp_path / "ix")
+    ix.build([corpus], progress=False)
+    before = ix.store.current_version()
+    (corpus / "new.txt").write_text("Otters returned to the river Wey in 2019 after fifty years away.")
+    (corpus / "lighthouse.txt").write_text("This file was rewritten and no longer mentions the keeper.")
+
+    def boom(self, texts, progress=False):
+        raise RuntimeError("embedding crashed")
+
+    monkeypatch.setattr(Embedder, "encode", boom)
+    with pytest.raises(RuntimeError, match="embedding crashed"):
+        Index(tmp_path / "ix").build([corpus], progress=False)
+    monkeypatch.undo()
+
+    assert ix.store.current_version() == before
+    assert not list((tmp_path / "ix").glob(".tmp-*"))
+    answer = Index(tmp_path / "ix").ask("When was the lighthouse automated?")
+    assert "1987" in answer.passages[0].answer
+    assert Index(tmp_path / "ix").check() == []
+
+
+def test_index_built_with_another_format_is_refused_with_rebuild_advice(corpus, tmp_path):
+    ix = Index(tmp_path / "ix")
+    ix.build([corpus], progress=False)
+    manifest = tmp_path / "ix" / ix.store.current_version() / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = 999
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IndexIncompatible, match="qa build --full"):
+        Index(tmp_path / "ix").ask("When was the lighthouse automated?")
+
+
+def test_index_built_with_another_model_is_refused_with_rebuild_advice(corpus, tmp_path):
+    from qa.embed import bundled_model_path
+
+    build([corpus], tmp_path / "ix", progress=False)
+    other = tmp_path / "other-minilm"
+    shutil.copytree(bundled_model_path(), other)
+    with pytest.raises(IndexIncompatible, match="--model"):
+        Index(tmp_path / "ix", model=other).ask("When was the lighthouse automated?")
+
+
+def test_updates_replace_changed_documents_and_drop_removed_ones(corpus, tmp_path):
+    ix = Index(tmp_path / "ix")
+    ix.build([corpus], progress=False)
+    (corpus / "orchids.md").write_text(f"# Orchids\n\nBee orchids flower on the chalk downs in July.\n")
+    (corpus / "lighthouse.txt").unlink()
+    report = ix.build([corpus], progress=False)
+    assert report.changed == ["docs/orchids.md"] and report.removed == ["docs/lighthouse.txt"]
+    assert ix.check() == []
+    texts = " ".join(c.text for d in ix.documents() for c in ix.snapshot().doc_chunks(d.id))
+    assert "chalk downs" in texts and "Esk valley" not in texts and "Gull Point" not in texts
+
+
+def test_default_ask_builds_the_index_over_seeds_on_first_use(tmp_path, monkeypatch, seeds_copy):
+    import qa.index
+
+    shutil.copytree(seeds_copy, tmp_path / "seeds")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QA_INDEX", raising=False)
+    monkeypatch.delenv("QA_SOURCES", raising=False)
+    monkeypatch.setattr(qa.index, "_default", None)
+    monkeypatch.setattr(qa.index, "_default_checked", 0.0)
+    from qa import ask
+
+    answer = ask("Which award was the virtual school the first to receive?")
+    assert (tmp_path / "index" / "CURRENT").exists()
+    assert answer.found and answer.passages[0].source.startswith("seeds/")
+
+    (tmp_path / "seeds" / "extra.txt").write_text("The county archive in Maidstone holds records from 1086 onwards.")
+    monkeypatch.setattr(qa.index, "_default_checked", 0.0)
+    answer = ask("Where does the county archive keep records from 1086?")
+    assert answer.passages[0].source == "seeds/extra.txt"
