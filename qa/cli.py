@@ -39,8 +39,9 @@ def render(answer, width: int = 100) -> str:
     for n, p in enumerate(answer.passages, 1):
         where = f"page {p.page}, " if p.page else ""
         lines = f"line {p.line_start}" if p.line_start == p.line_end else f"lines {p.line_start}–{p.line_end}"
-        section = f" › {p.section}" if p.section and p.section != p.title else ""
-        out.append(f"[{n}] {p.title}{section} — {p.source}, {where}{lines} (score {p.score:.2f})")
+        # A section path usually starts with the title ("Report › 2. Summary"): don't say it twice.
+        heading = p.section if p.section.split(" › ")[0] == p.title else " › ".join(x for x in (p.title, p.section) if x)
+        out.append(f"[{n}] {heading} — {p.source}, {where}{lines} (score {p.score:.2f})")
         if p.also_in:
             out.append(f"    also in: {', '.join(p.also_in)}")
         body = _tidy(p.text)
@@ -58,7 +59,7 @@ def build(
     index: Optional[Path] = IndexOption,
     model: Optional[Path] = ModelOption,
     full: bool = typer.Option(False, "--full", help="Rebuild everything instead of updating what changed."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any file was skipped."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any file was skipped or indexed with a warning."),
     no_wait: bool = typer.Option(False, "--no-wait", help="Refuse at once if another build holds the index."),
     as_json: bool = typer.Option(False, "--json", help="Print the build report as JSON."),
 ):
@@ -74,8 +75,9 @@ def build(
     except (NoSources, IndexProblem, FileNotFoundError) as e:
         _fail(str(e))
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.summary())
-    if strict and any(p.skipped for p in report.problems):
-        _fail(f"{sum(p.skipped for p in report.problems)} file(s) skipped (--strict)", 1)
+    if strict and report.problems:
+        skipped = sum(p.skipped for p in report.problems)
+        _fail(f"{skipped} file(s) skipped, {len(report.problems) - skipped} warning(s) (--strict)", 1)
 
 
 @app.command()
@@ -125,6 +127,100 @@ def check(index: Optional[Path] = IndexOption):
             typer.echo(f"problem: {p}")
         _fail(f"index {ix.path} is inconsistent")
     typer.echo(f"index {ix.path} ({stats['version']}) is consistent: {stats['documents']} documents, {stats['chunks']} chunks")
+
+
+@app.command()
+def watch(
+    paths: List[Path] = typer.Argument(..., help="Folders (or files) to keep indexed."),
+    index: Optional[Path] = IndexOption,
+    debounce: float = typer.Option(1.0, "--debounce", help="Seconds of quiet after changes before updating."),
+    poll: bool = typer.Option(False, "--poll", help="Poll the file system instead of using OS notifications."),
+):
+    """Keep an index up to date as files appear, change or go."""
+    from qa.index import Index
+    from qa.watch import watch as run_watch
+
+    try:
+        run_watch(Index(index), [str(p) for p in paths], debounce=debounce, poll=poll, log=lambda m: typer.echo(m, err=True))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command("eval")
+def eval_(
+    benchmark: str = typer.Argument(..., help="squad, scifact or abstention."),
+    split: Optional[str] = typer.Option(None, "--split", help="squad: tune (articles 1-24), test (25-48) or all; scifact: train or test."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Ask a fixed seeded sample of this many questions."),
+    settings: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting, e.g. search.dense_weight=0.4 or chunk.max_chars=500."),
+    latency: int = typer.Option(0, "--latency", help="Also time this many asks with the plain engine (k=5, no remembered vectors)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+):
+    """Measure answer quality on SQuAD v1.1 dev, BEIR SciFact, or abstention on held-out SQuAD articles."""
+    from qa import evaluate as ev
+
+    try:
+        chosen = ev.Settings().with_overrides(settings or [])
+    except ValueError as e:
+        _fail(str(e), 2)
+    log = lambda m: typer.echo(m, err=True)  # noqa: E731
+    if benchmark == "squad":
+        split = split or "all"
+        if split not in ev.SPLITS:
+            _fail(f"squad splits: {', '.join(ev.SPLITS)}", 2)
+        result = ev.eval_squad(chosen, split, limit, log=log).row()
+        if latency:
+            ix = ev.squad_index(chosen, ev.VectorMemo(ev.Embedder.shared()), ev.squad_articles(), log=log)
+            articles = ev.squad_articles()
+            qs = [q.text for q in ev.sample(ev.squad_questions(articles, ev.split_articles(len(articles), split)), latency)]
+            result["latency"] = ev.ask_latency(ix.path, chosen, qs)
+    elif benchmark == "scifact":
+        split = split or "test"
+        if split not in ("train", "test"):
+            _fail("scifact splits: train, test", 2)
+        result = ev.eval_scifact(chosen, split, limit, log=log)
+    elif benchmark == "abstention":
+        scores = ev.eval_abstention(chosen, limit, log=log)
+        tune, test = ev.abstention_curve(scores["tune"]), ev.abstention_curve(scores["test"])
+        pick = ev.choose_threshold(tune)
+        at_default = chosen.answer.found_threshold
+        result = {
+            "chosen_on_tune": pick,
+            "test_at_chosen": next(c for c in test if c["threshold"] == pick["threshold"]),
+            "test_at_default": ev.abstention_curve(scores["test"], [at_default])[0],
+            "test_curve": test,
+        }
+    else:
+        _fail("benchmark must be squad, scifact or abstention", 2)
+    result = {"benchmark": benchmark, "split": split, "settings": settings or [], **result}
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            if key == "test_curve":
+                typer.echo("threshold  answerable_found  answered_correctly  unanswerable_rejected")
+                for c in value:
+                    typer.echo(f"{c['threshold']:9.2f}  {c['answerable_found']:16.3f}  {c['answered_correctly']:18.3f}  {c['unanswerable_rejected']:21.3f}")
+            else:
+                typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def serve(
+    index: Optional[Path] = IndexOption,
+    sources: Optional[Path] = typer.Option(None, "--sources", help="Folder where uploaded files are saved (default: the index's first source folder, else ./seeds)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes the chat to the network."),
+    port: int = typer.Option(7860, "--port", help="Port to listen on."),
+    auth: Optional[str] = typer.Option(None, "--auth", help="Require a login: user:password."),
+    max_upload_mb: float = typer.Option(50, "--max-upload-mb", help="Largest file accepted by upload, in MB."),
+):
+    """Serve the web chat (default: ./index over ./seeds, built on first use) at http://127.0.0.1:7860."""
+    from qa.store import IndexProblem
+    from qa.web import serve as serve_web
+
+    try:
+        serve_web(index, sources, host=host, port=port, auth=auth, max_upload_mb=max_upload_mb)
+    except (IndexProblem, ValueError, FileNotFoundError, OSError) as e:
+        _fail(str(e))
 
 
 def main() -> None:

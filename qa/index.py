@@ -249,7 +249,10 @@ class Index:
                         f"index {self.path} was built with model {built_with}; to use {embedder.name} rebuild it "
                         f"with: qa build --full --model {self.model_path} --index {self.path}"
                     )
-            writer = self.store.writer(base, embedder.dim)
+            # The dimension is read from the index when it has one, so a build with nothing new to
+            # embed never loads the model (no torch import: an update of unchanged files takes ~1 s).
+            dim = int(base.manifest["model"]["dim"]) if base is not None else embedder.dim
+            writer = self.store.writer(base, dim)
             try:
                 existing = writer.document_hashes()
                 pending = []
@@ -273,7 +276,7 @@ class Index:
                     search_texts = [embedding_text(c, doc.title, self.chunking) for c in chunks]
                     pending.append((doc, chunks, search_texts, (st.st_size, st.st_mtime_ns), prev))
 
-                vectors = self._embed_with_cache([t for p in pending for t in p[2]], embedder, progress, report)
+                vectors = self._embed_with_cache([t for p in pending for t in p[2]], embedder, dim, progress, report)
                 offset = 0
                 for doc, chunks, search_texts, stat, prev in pending:
                     if prev:
@@ -298,7 +301,7 @@ class Index:
                     writer.abort()
                     report.documents, report.chunks_total = base.count()
                 else:
-                    report.version = writer.commit(self._manifest(embedder, writer, sources))
+                    report.version = writer.commit(self._manifest(embedder, dim, writer, sources))
                     report.documents, report.chunks_total = writer.counts
             except BaseException:
                 writer.abort()
@@ -306,13 +309,14 @@ class Index:
         report.seconds = round(time.time() - started, 3)
         return report
 
-    def _embed_with_cache(self, texts: list[str], embedder: Embedder, progress: bool, report: BuildReport) -> np.ndarray:
+    def _embed_with_cache(self, texts: list[str], embedder: Embedder, dim: int, progress: bool,
+                          report: BuildReport) -> np.ndarray:
         if not texts:
-            return np.zeros((0, embedder.dim), dtype=np.float32)
+            return np.zeros((0, dim), dtype=np.float32)
         hashes = [text_hash(t) for t in texts]
         cache = EmbeddingCache(self.path / "embeddings.sqlite")
         try:
-            known = cache.get(embedder.name, hashes, embedder.dim)
+            known = cache.get(embedder.name, hashes, dim)
             todo = list(dict.fromkeys(h for h in hashes if h not in known))
             if todo:
                 by_hash = dict(zip(hashes, texts))
@@ -325,10 +329,10 @@ class Index:
             cache.close()
         return np.vstack([known[h] for h in hashes]).astype(np.float32)
 
-    def _manifest(self, embedder: Embedder, writer, sources: list[str]) -> dict:
+    def _manifest(self, embedder: Embedder, dim: int, writer, sources: list[str]) -> dict:
         listing = "\n".join(f"{s}\t{row[1]}" for s, row in sorted(writer.document_hashes().items()))
         return {
-            "model": {"name": embedder.name, "path": str(embedder.path or "bundled"), "dim": embedder.dim},
+            "model": {"name": embedder.name, "path": str(embedder.path or "bundled"), "dim": dim},
             "chunker": self.chunking.to_dict(),
             "sources": sources,
             "fingerprint": hashlib.sha256(listing.encode()).hexdigest(),

@@ -169,6 +169,9 @@ class Snapshot:
         self._bm25 = None
         self._bm25_ids: np.ndarray | None = None
         self._bm25_lock = threading.Lock()
+        # Open everything now (BM25 memory-mapped): once open, this version keeps answering even
+        # after a newer build has published and its folder has been collected.
+        self._load_bm25()
 
     # -- reads -------------------------------------------------------------------------------
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
