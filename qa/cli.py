@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import textwrap
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited extractive answers from your documents.")
 
 IndexOption = typer.Option(None, "--index", "-i", help="Index folder (default ./index).")
+StoreOption = typer.Option(None, "--store", help="Where vectors and chunks live: default the index folder (FAISS + SQLite); milvus:///file.db or milvus://host:19530.")
 ModelOption = typer.Option(None, "--model", help="Folder of a sentence-transformers model (default: bundled all-MiniLM-L6-v2).")
 
 
@@ -53,6 +55,27 @@ def render(answer, width: int = 100) -> str:
     return "\n".join(out)
 
 
+def _write_failure(error: BaseException, index: Path) -> str:
+    """What to tell a person when writing the index failed (the previous version keeps answering)."""
+    import errno
+    import resource
+    import shutil
+
+    text = str(error)
+    code = getattr(error, "errno", None)
+    folder = next((p for p in (index, *index.absolute().parents) if p.exists()), Path("."))
+    free = shutil.disk_usage(folder).free / 2**20
+    # SQLite reports a full disk as "database or disk is full" or, writing its WAL, as a disk I/O error.
+    capped = resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
+    if code == errno.EFBIG or (capped and isinstance(error, sqlite3.Error)):  # SQLite hides the errno
+        why = f"a file in {index} would exceed the file size limit (ulimit -f)"
+    elif code in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in text or "No space left" in text or free < 1:
+        why = f"no space left on the device holding {index} ({free:.1f} MB free)"
+    else:
+        why = f"writing {index} failed: {type(error).__name__}: {text}"
+    return f"{why}; the build was abandoned and the previous version of the index is unchanged"
+
+
 @app.command()
 def build(
     paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders to index (default: ./seeds, or what the index was built from)."),
@@ -62,18 +85,24 @@ def build(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any file was skipped or indexed with a warning."),
     no_wait: bool = typer.Option(False, "--no-wait", help="Refuse at once if another build holds the index."),
     as_json: bool = typer.Option(False, "--json", help="Print the build report as JSON."),
+    store: Optional[str] = StoreOption,
 ):
     """Build or update an index from files and folders (.txt .md and more)."""
     from qa.index import Index, NoSources
     from qa.settings import default_sources
     from qa.store import IndexProblem
 
-    ix = Index(index, model=model)
+    try:
+        ix = Index(index, model=model, store=store)
+    except ImportError as e:
+        _fail(str(e))
     sources = [str(p) for p in paths] if paths else (None if ix.exists() else [str(default_sources())])
     try:
         report = ix.build(sources, full=full, progress=not as_json and sys.stderr.isatty(), wait=not no_wait)
     except (NoSources, IndexProblem, FileNotFoundError) as e:
         _fail(str(e))
+    except (OSError, sqlite3.Error, RuntimeError) as e:  # a full disk, a size limit, a failed write
+        _fail(_write_failure(e, ix.path))
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.summary())
     if strict and report.problems:
         skipped = sum(p.skipped for p in report.problems)
@@ -87,6 +116,7 @@ def ask(
     index: Optional[Path] = IndexOption,
     mode: str = typer.Option("hybrid", "--mode", help="Retriever: hybrid, dense or bm25."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON."),
+    store: Optional[str] = StoreOption,
 ):
     """Answer a question with cited passages from the index."""
     from qa.index import Index, check_k, clean_question, default
@@ -98,9 +128,9 @@ def ask(
     except (ValueError, TypeError) as e:
         _fail(str(e), 2)
     try:
-        ix = default() if index is None else Index(index)
+        ix = default() if index is None and store is None else Index(index, store=store)
         answer = ix.ask(question, k=k, mode=mode)
-    except (IndexProblem, ValueError) as e:
+    except (IndexProblem, ValueError, ImportError) as e:
         _fail(str(e))
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))

@@ -21,7 +21,7 @@ from qa.embed import Embedder
 from qa.search import SearchSettings, retrieve
 from qa.settings import ChunkSettings, default_index, default_sources
 from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
-from qa.store import EmbeddingCache, FaissStore, IndexIncompatible, IndexMissing, Snapshot
+from qa.store import EmbeddingCache, IndexIncompatible, IndexMissing, Snapshot, open_store
 from qa.text import terms
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut here (with a note): no question needs more
@@ -115,9 +115,13 @@ class Index:
         chunking: ChunkSettings = ChunkSettings(),
         search: SearchSettings = SearchSettings(),
         answering: AnswerSettings = AnswerSettings(),
+        store: str | None = None,
     ):
+        """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
+        "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
+        always holds the writer lock and the embedding cache."""
         self.path = Path(path) if path is not None else default_index()
-        self.store = FaissStore(self.path)
+        self.store = open_store(store, self.path)
         self.model_path = model
         self.chunking = chunking
         self.search_settings = search
@@ -354,11 +358,12 @@ class Index:
 
 
 def build(paths: list[str | Path] | str | Path | None = None, index: str | Path | None = None,
-          model: str | Path | None = None, full: bool = False, progress: bool = True, **kwargs) -> BuildReport:
+          model: str | Path | None = None, full: bool = False, progress: bool = True, store: str | None = None,
+          **kwargs) -> BuildReport:
     """Build or update the index at `index` (default ./index) from files and folders."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    return Index(index, model=model).build(paths, full=full, progress=progress, **kwargs)
+    return Index(index, model=model, store=store).build(paths, full=full, progress=progress, **kwargs)
 
 
 _default: Index | None = None

@@ -29,7 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 import numpy as np
 
@@ -130,15 +130,53 @@ def _fsync_tree(folder: Path) -> None:
     _fsync(folder)
 
 
+EXACT_SEARCH_LIMIT = 200_000  # below this many chunks exact search is fast enough (~20 ms at 200k)
+IVF_NPROBE_SHARE = 1 / 64  # share of IVF lists searched: recall@10 ≥ 0.95 against exact
+
+
 def _new_vector_index(dim: int):
     import faiss
 
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
+def _is_ivf(index) -> bool:
+    import faiss
+
+    return isinstance(faiss.downcast_index(index), faiss.IndexIVF)
+
+
+def _to_ivf(flat, dim: int):
+    """An IVF index with the same ids and vectors. IVF keeps `remove_ids` (HNSW cannot remove),
+    so incremental updates keep working at any size; a hashtable direct map keeps `reconstruct`."""
+    import faiss
+
+    ids = _faiss_ids(flat)
+    vectors = flat.index.reconstruct_n(0, flat.ntotal)  # storage order matches id_map
+    nlist = int(4 * np.sqrt(len(ids)))
+    quantizer = faiss.IndexFlatIP(dim)
+    ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    sample = vectors[rng.choice(len(vectors), size=min(len(vectors), nlist * 64), replace=False)]
+    ivf.train(sample)
+    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+    ivf.add_with_ids(vectors, ids)
+    ivf.nprobe = max(8, int(nlist * IVF_NPROBE_SHARE))
+    return ivf
+
+
 def _faiss_ids(index) -> np.ndarray:
     import faiss
 
+    if _is_ivf(index):
+        ivf = faiss.extract_index_ivf(index)
+        invlists = ivf.invlists
+        parts = [
+            faiss.rev_swig_ptr(invlists.get_ids(list_no), invlists.list_size(list_no)).copy()
+            for list_no in range(ivf.nlist)
+            if invlists.list_size(list_no)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
     return faiss.vector_to_array(index.id_map).astype(np.int64)
 
 
@@ -166,6 +204,9 @@ class Snapshot:
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._db_lock = threading.Lock()
         self.vectors = faiss.read_index(str(folder / "vectors.faiss"))
+        if _is_ivf(self.vectors):
+            ivf = faiss.extract_index_ivf(self.vectors)
+            ivf.nprobe = max(8, int(ivf.nlist * IVF_NPROBE_SHARE))
         self._bm25 = None
         self._bm25_ids: np.ndarray | None = None
         self._bm25_lock = threading.Lock()
@@ -302,6 +343,36 @@ def check_format(manifest: dict, root: Path) -> None:
         )
 
 
+class Store(Protocol):
+    """What the engine needs from a store; FaissStore is the default, Milvus can take its place.
+
+    Reads go to an immutable `open()`ed snapshot (dense, lexical, reconstruct, chunks, documents,
+    document_text, doc_chunks, count, check, idf, file_stats, manifest, version); writes go
+    through `writer(base, dim)` under `lock()` (document_hashes, touch, remove, add, commit, abort).
+    """
+
+    def exists(self) -> bool: ...
+    def current_version(self) -> str | None: ...
+    def manifest(self) -> dict: ...
+    def open(self) -> "Snapshot": ...
+    def lock(self, wait: bool = True, on_wait=None) -> contextlib.AbstractContextManager: ...
+    def writer(self, base, dim: int) -> "Writer": ...
+
+
+def open_store(spec: str | Path | None, local: Path) -> Store:
+    """The store named by `spec`: None or a folder → FAISS + SQLite in `local`; milvus://… → Milvus.
+
+    `local` (the index folder) always holds the writer lock and the embedding cache.
+    """
+    if spec is None or not str(spec).startswith("milvus:"):
+        return FaissStore(Path(spec) if spec is not None else local)
+    try:
+        from qa.store_milvus import MilvusStore
+    except ImportError as e:
+        raise ImportError(f'the Milvus store needs the milvus extra: pip install "qa[milvus]" ({e})') from e
+    return MilvusStore(str(spec), local)
+
+
 class FaissStore:
     """An index folder: its published versions, the writer lock and the embedding cache."""
 
@@ -367,12 +438,18 @@ class FaissStore:
         number = int(existing[-1][1:]) + 1 if existing else 1
         name = f"v{number:06d}"
         os.rename(tmp, self.root / name)
+        _fsync(self.root)  # the version's name is durable before CURRENT can point at it
         pointer = self.root / f".CURRENT.{uuid.uuid4().hex}"
-        with open(pointer, "w") as fh:
-            fh.write(name + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(pointer, self.current_file)
+        try:
+            with open(pointer, "w") as fh:
+                fh.write(name + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(pointer, self.current_file)
+        except BaseException:  # e.g. no space for the pointer: CURRENT is unchanged, drop the new version
+            pointer.unlink(missing_ok=True)
+            shutil.rmtree(self.root / name, ignore_errors=True)
+            raise
         _fsync(self.root)
         self.collect(keep=name)
         return name
@@ -397,15 +474,19 @@ class Writer:
         self.tmp = store.root / f".tmp-{uuid.uuid4().hex}"
         self.tmp.mkdir(parents=True)
         self.db_path = self.tmp / "index.sqlite"
-        if base is not None:
-            shutil.copyfile(base.folder / "index.sqlite", self.db_path)
-            self.vectors = faiss.read_index(str(base.folder / "vectors.faiss"))
-            if self.vectors.d != dim:
-                raise IndexIncompatible(f"index vectors have {self.vectors.d} dimensions, the model gives {dim}")
-        else:
-            self.vectors = _new_vector_index(dim)
-        self.db = sqlite3.connect(self.db_path)
-        self.db.executescript(SCHEMA)
+        try:  # a failure here (a full disk while copying the base) must not leave the copy behind
+            if base is not None:
+                shutil.copyfile(base.folder / "index.sqlite", self.db_path)
+                self.vectors = faiss.read_index(str(base.folder / "vectors.faiss"))
+                if self.vectors.d != dim:
+                    raise IndexIncompatible(f"index vectors have {self.vectors.d} dimensions, the model gives {dim}")
+            else:
+                self.vectors = _new_vector_index(dim)
+            self.db = sqlite3.connect(self.db_path)
+            self.db.executescript(SCHEMA)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         self.touched = False
         self._counts = (0, 0)
 
@@ -484,11 +565,18 @@ class Writer:
         row_ids = {r[0] for r in self.db.execute("SELECT id FROM chunks")}
         self.db.execute("PRAGMA journal_mode=DELETE")
         self.db.close()
+        if len(row_ids) > EXACT_SEARCH_LIMIT and not _is_ivf(self.vectors):
+            self.vectors = _to_ivf(self.vectors, self.vectors.d)
         if set(_faiss_ids(self.vectors).tolist()) != row_ids or self.vectors.ntotal != len(row_ids):
             raise RuntimeError("internal error: vectors and chunk rows disagree; the index was not changed")
         faiss.write_index(self.vectors, str(self.tmp / "vectors.faiss"))
         self._counts = (doc_count, len(row_ids))
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "counts": {"documents": doc_count, "chunks": len(row_ids)}}
+        manifest = {
+            **manifest,
+            "format_version": FORMAT_VERSION,
+            "counts": {"documents": doc_count, "chunks": len(row_ids)},
+            "vector_index": "ivf-flat" if _is_ivf(self.vectors) else "flat",
+        }
         (self.tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
         _fsync_tree(self.tmp)
         return self.store.publish(self.tmp)
