@@ -84,16 +84,29 @@ def page_at(doc: Document, offset: int) -> int | None:
     return max(1, bisect.bisect_right(doc.pages, offset))
 
 
+def _heading_only(doc: Document, start: int, end: int) -> bool:
+    """Whether text[start:end] is nothing but the heading of a section starting there."""
+    text = doc.text[start:end].lstrip("#").strip()
+    return any(s.start == start and s.path and text == s.path[-1] for s in doc.sections)
+
+
 def chunk_document(doc: Document, skips: list[Skip], settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:
     lines = LineMap.of(doc.text)
+    section_starts = [s.start for s in doc.sections]
     chunks: list[Chunk] = []
     for spans in sentence_spans(doc, skips, settings.max_chars):
+        # A chunk keeps to the page and section its first sentence starts in, so that the page and
+        # section it cites hold every sentence it may answer with (a sentence may run on over a page).
+        place = [(bisect.bisect_right(doc.pages, a), bisect.bisect_right(section_starts, a)) for a, _ in spans] if doc.pages or doc.sections else None
         i = 0
         while i < len(spans):
             j = i + 1
-            while j < len(spans) and spans[j][1] - spans[i][0] <= settings.max_chars:
+            while j < len(spans) and spans[j][1] - spans[i][0] <= settings.max_chars and (place is None or place[j] == place[i]):
                 j += 1
             start, end = spans[i][0], spans[j - 1][1]
+            if place is not None and j < len(spans) and place[j] != place[i] and _heading_only(doc, start, end):
+                i = j  # a heading straight followed by a subheading: its words lead the next chunks' section
+                continue
             line_start, line_end = lines.span(start, end)
             chunks.append(
                 Chunk(
@@ -112,6 +125,9 @@ def chunk_document(doc: Document, skips: list[Skip], settings: ChunkSettings = C
             )
             if j >= len(spans):
                 break
+            if place is not None and place[j] != place[i]:
+                i = j  # a new page or section starts a new chunk, without overlap
+                continue
             # Step back `overlap` sentences, but always move forward.
             i = max(i + 1, j - settings.overlap_sentences)
     return chunks

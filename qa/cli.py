@@ -86,6 +86,8 @@ def build(
     no_wait: bool = typer.Option(False, "--no-wait", help="Refuse at once if another build holds the index."),
     as_json: bool = typer.Option(False, "--json", help="Print the build report as JSON."),
     store: Optional[str] = StoreOption,
+    ray: Optional[str] = typer.Option(None, "--ray", help="Embed with Ray Data: 'local' starts a local Ray, 'auto' joins this machine's, or a cluster address (ray://head:10001)."),
+    ray_actors: int = typer.Option(2, "--ray-actors", help="Embedding actors (one model each) with --ray."),
 ):
     """Build or update an index from files and folders (.txt .md and more)."""
     from qa.index import Index, NoSources
@@ -94,6 +96,11 @@ def build(
 
     try:
         ix = Index(index, model=model, store=store)
+        if ray is not None:
+            from qa.ray_embed import RayEncoder, _ray
+
+            _ray()  # a missing extra fails here, naming it
+            ix.bulk_encode = RayEncoder(ray, model, actors=ray_actors)
     except ImportError as e:
         _fail(str(e))
     sources = [str(p) for p in paths] if paths else (None if ix.exists() else [str(default_sources())])
@@ -251,6 +258,29 @@ def serve(
         serve_web(index, sources, host=host, port=port, auth=auth, max_upload_mb=max_upload_mb)
     except (IndexProblem, ValueError, FileNotFoundError, OSError) as e:
         _fail(str(e))
+
+
+@app.command()
+def bench(
+    sizes: str = typer.Option("2,6", "--sizes", help="Corpus sizes in SQuAD dev articles, comma-separated (48 = all)."),
+    systems: str = typer.Option("qa,txtai,langchain", "--systems", help="Systems to compare: qa, txtai, langchain."),
+    questions: int = typer.Option(50, "--questions", help="Questions asked per size (a fixed seeded sample)."),
+    cold_runs: int = typer.Option(3, "--cold-runs", help="Fresh `qa ask` processes timed per size (0: skip)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+):
+    """Build throughput, ask latency, memory, disk and cold start, side by side with txtai and LangChain."""
+    from qa import bench as qa_bench
+
+    chosen = [s.strip() for s in systems.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in qa_bench.SYSTEMS]
+    if unknown:
+        _fail(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(qa_bench.SYSTEMS)}", 2)
+    try:
+        counts = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        _fail("--sizes takes whole numbers of articles, e.g. 2,6,48", 2)
+    rows = qa_bench.run(counts, chosen, questions=questions, cold_runs=cold_runs, log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(rows, indent=2) if as_json else qa_bench.table(rows))
 
 
 def main() -> None:

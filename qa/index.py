@@ -26,6 +26,7 @@ from qa.text import terms
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut here (with a note): no question needs more
 MAX_K = 100
+FLUSH_CHUNKS = 4096  # chunks embedded and written per batch during a build (bounds build memory)
 
 Log = Callable[[str], None]
 
@@ -116,16 +117,20 @@ class Index:
         search: SearchSettings = SearchSettings(),
         answering: AnswerSettings = AnswerSettings(),
         store: str | None = None,
+        bulk_encode: Callable[..., np.ndarray] | None = None,
     ):
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
-        always holds the writer lock and the embedding cache."""
+        always holds the writer lock and the embedding cache. `bulk_encode`: what embeds the
+        chunks of a build instead of the embedder (e.g. `qa.ray_embed.RayEncoder`); questions
+        are always embedded in process."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         self.model_path = model
         self.chunking = chunking
         self.search_settings = search
         self.answer_settings = answering
+        self.bulk_encode = bulk_encode
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -259,7 +264,22 @@ class Index:
             writer = self.store.writer(base, dim)
             try:
                 existing = writer.document_hashes()
-                pending = []
+                pending: list[tuple] = []
+
+                def flush() -> None:
+                    """Embed and write what is pending, so memory follows a batch, not the corpus."""
+                    vectors = self._embed_with_cache([t for p in pending for t in p[2]], embedder, dim, progress, report)
+                    offset = 0
+                    for doc, chunks, search_texts, stat, prev in pending:
+                        if prev:
+                            writer.remove([prev[0]])
+                            report.changed.append(doc.source)
+                        else:
+                            report.added.append(doc.source)
+                        writer.add(doc, chunks, search_texts, vectors[offset : offset + len(chunks)], chunker_key, stat)
+                        offset += len(chunks)
+                    pending.clear()
+
                 seen_sources = set()
                 failed_sources = {p.source for p in discovery.problems}
                 for f in discovery.files:
@@ -279,17 +299,9 @@ class Index:
                     chunks = chunk_document(doc, boilerplate(doc.text), self.chunking)
                     search_texts = [embedding_text(c, doc.title, self.chunking) for c in chunks]
                     pending.append((doc, chunks, search_texts, (st.st_size, st.st_mtime_ns), prev))
-
-                vectors = self._embed_with_cache([t for p in pending for t in p[2]], embedder, dim, progress, report)
-                offset = 0
-                for doc, chunks, search_texts, stat, prev in pending:
-                    if prev:
-                        writer.remove([prev[0]])
-                        report.changed.append(doc.source)
-                    else:
-                        report.added.append(doc.source)
-                    writer.add(doc, chunks, search_texts, vectors[offset : offset + len(chunks)], chunker_key, stat)
-                    offset += len(chunks)
+                    if sum(len(p[1]) for p in pending) >= FLUSH_CHUNKS:
+                        flush()
+                flush()
 
                 gone = set()
                 if sync:
@@ -324,11 +336,11 @@ class Index:
             todo = list(dict.fromkeys(h for h in hashes if h not in known))
             if todo:
                 by_hash = dict(zip(hashes, texts))
-                fresh = embedder.encode([by_hash[h] for h in todo], progress=progress)
+                fresh = (self.bulk_encode or embedder.encode)([by_hash[h] for h in todo], progress=progress)
                 new = dict(zip(todo, fresh))
                 cache.put(embedder.name, new)
                 known.update(new)
-            report.chunks_embedded = len(todo)
+            report.chunks_embedded += len(todo)
         finally:
             cache.close()
         return np.vstack([known[h] for h in hashes]).astype(np.float32)

@@ -131,7 +131,8 @@ def _fsync_tree(folder: Path) -> None:
 
 
 EXACT_SEARCH_LIMIT = 200_000  # below this many chunks exact search is fast enough (~20 ms at 200k)
-IVF_NPROBE_SHARE = 1 / 64  # share of IVF lists searched: recall@10 ≥ 0.95 against exact
+IVF_NPROBE_SHARE = 1 / 32  # share of IVF lists searched: recall@10 0.98 against exact at 1M, p50 ~20 ms (benchmarks/million.py)
+IVF_LISTS_PER_SQRT = 1.0  # nlist = this × √n: 1,000 lists at 1M; 4√n costs 16× the k-means work (4× lists, 4× sample)
 
 
 def _new_vector_index(dim: int):
@@ -153,7 +154,7 @@ def _to_ivf(flat, dim: int):
 
     ids = _faiss_ids(flat)
     vectors = flat.index.reconstruct_n(0, flat.ntotal)  # storage order matches id_map
-    nlist = int(4 * np.sqrt(len(ids)))
+    nlist = int(IVF_LISTS_PER_SQRT * np.sqrt(len(ids)))
     quantizer = faiss.IndexFlatIP(dim)
     ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(0)

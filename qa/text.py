@@ -25,6 +25,7 @@ _TERMINAL = re.compile(r"[.!?…]+[\"'”’)\]]*$")
 _LIST_MARKER = re.compile(r"^(?:[-–—•*·▪●○◦]\s|\(?\d{1,3}(?:\.\d{1,3})*[.)]?\s|\(?[ivxlcIVXLC]{1,5}[.)]\s|\(?[a-zA-Z][.)]\s)")
 # Candidate sentence end: terminal punctuation, optional closing quotes/brackets, whitespace.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+)")
+_SPACE_RUN = re.compile(r"\s*")
 _OPENER = re.compile(r"[\"'“‘(\[]*[A-Z0-9À-ÖØ-Þ•\-–]")
 
 
@@ -83,17 +84,22 @@ def _is_soft_wrap(prev: str, nxt: str) -> bool:
 def blocks(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Paragraph-like blocks: runs of lines joined where the break is a soft wrap."""
     out: list[tuple[int, int]] = []
+    previous = ""  # the block's last line (not the whole block: that would be quadratic)
     for a, b in lines(text, start, end):
-        if out and _is_soft_wrap(text[out[-1][0]:out[-1][1]].rsplit("\n", 1)[-1].strip(), text[a:b]):
+        line = text[a:b]
+        if out and _is_soft_wrap(previous, line):
             out[-1] = (out[-1][0], b)
         else:
             out.append((a, b))
+        previous = line
     return out
 
 
 def _ends_sentence(block: str, cut: int, sentence_start: int) -> bool:
     """Whether the punctuation ending at block[cut] closes a sentence."""
-    before = block[sentence_start:cut]
+    # Only the last word before the cut and the first after it matter: look at those alone, so
+    # a huge block (a file with no line breaks) costs linear time, not quadratic.
+    before = block[max(sentence_start, cut - 64):cut]
     word = re.search(r"(\S+)$", before)
     token = word.group(1) if word else ""
     core = token.rstrip("\"'”’)]").rstrip(".!?…").lower().lstrip("\"'“‘([")
@@ -101,10 +107,9 @@ def _ends_sentence(block: str, cut: int, sentence_start: int) -> bool:
         if core in _ABBREVIATIONS or (len(core) == 1 and core.isalpha()):
             return False
         # A list marker on its own ("1." / "2.3." / "iv.") is not a sentence.
-        if re.fullmatch(r"\(?\d{1,3}(\.\d{1,3})*|[ivxlc]{1,5}", core) and not before[: -len(token)].strip():
+        if re.fullmatch(r"\(?\d{1,3}(\.\d{1,3})*|[ivxlc]{1,5}", core) and not block[sentence_start : cut - len(token)].strip():
             return False
-    rest = block[cut:].lstrip()
-    return bool(_OPENER.match(rest))
+    return bool(_OPENER.match(block, _SPACE_RUN.match(block, cut).end()))
 
 
 def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -118,8 +123,7 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
                 continue
             if _ends_sentence(block, m.end(), s):
                 out.append((a + s, a + m.end()))
-                rest = block[m.end():]
-                s = m.end() + (len(rest) - len(rest.lstrip()))
+                s = _SPACE_RUN.match(block, m.end()).end()
         if s < len(block) and block[s:].strip():
             out.append((a + s, b))
     return out

@@ -1,0 +1,455 @@
+"""Answer quality on public benchmarks, through the same `Index.build()` and `Index.ask()` users call.
+
+- SQuAD v1.1 dev: the 48 articles become 48 text files (title line, then paragraphs separated by
+  blank lines); every question is asked; a gold answer string in a passage is a retrieval hit, in
+  the highlighted sentence an answer hit.
+- BEIR SciFact: one text file per abstract (title, blank line, text); documents are ranked by
+  their best passage as `ask()` orders them, continued in retrieval order up to 100.
+- Abstention: SQuAD indexed without some articles; their questions should come back not found.
+
+Indexes are built once per (data set, chunk settings, model) under a cache folder and reused.
+Vectors of questions and sentences are remembered in a SQLite file (`VectorMemo`), so sweeping
+settings that only act at query time (fusion weight, sentence weights, threshold) re-encodes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from qa.answer import AnswerSettings
+from qa.chunk import text_hash
+from qa.embed import Embedder
+from qa.index import Index
+from qa.search import SearchSettings, retrieve
+from qa.settings import PROJECT_ROOT, ChunkSettings
+from qa.store import EmbeddingCache
+from qa.text import terms, tidy
+
+DATA = Path(os.environ.get("QA_EVAL_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+CACHE = Path(os.environ.get("QA_EVAL_CACHE", "/tmp/qa-eval"))
+SEED = 13
+
+
+# -- settings ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    chunk: ChunkSettings = ChunkSettings()
+    search: SearchSettings = SearchSettings()
+    answer: AnswerSettings = AnswerSettings()
+
+    def with_overrides(self, overrides: list[str]) -> "Settings":
+        """Apply "group.field=value" strings, e.g. "search.dense_weight=0.4", "chunk.max_chars=500"."""
+        out = self
+        for item in overrides:
+            key, _, raw = item.partition("=")
+            group, _, name = key.strip().partition(".")
+            if group not in ("chunk", "search", "answer") or not raw:
+                raise ValueError(f"bad setting {item!r}: use chunk.NAME=VALUE, search.NAME=VALUE or answer.NAME=VALUE")
+            current = getattr(out, group)
+            if name not in current.__dataclass_fields__:
+                raise ValueError(f"{group} has no setting {name!r}; it has {', '.join(current.__dataclass_fields__)}")
+            kind = type(getattr(current, name))
+            value = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
+            out = replace(out, **{group: replace(current, **{name: value})})
+        return out
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+# -- vectors remembered across runs --------------------------------------------------------------
+class VectorMemo:
+    """Stands in for an Embedder: same vectors, but each text is encoded once per machine."""
+
+    def __init__(self, embedder: Embedder, path: Path | None = None):
+        self.embedder = embedder
+        self.name = embedder.name
+        self.path = embedder.path
+        self.file = path or CACHE / "vectors.sqlite"
+        self.memory: dict[str, np.ndarray] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.memory]
+        if missing:
+            hashes = [text_hash(t) for t in missing]
+            cache = EmbeddingCache(self.file)
+            try:
+                known = cache.get(self.name, hashes, self.dim)
+                todo = [t for t, h in zip(missing, hashes) if h not in known]
+                if todo:
+                    fresh = self.embedder.encode(todo, progress=progress)
+                    new = {text_hash(t): v for t, v in zip(todo, fresh)}
+                    cache.put(self.name, new)
+                    known.update(new)
+            finally:
+                cache.close()
+            for t, h in zip(missing, hashes):
+                self.memory[t] = known[h]
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return np.vstack([self.memory[t] for t in texts])
+
+
+class EvalIndex(Index):
+    """An Index whose embedder remembers vectors; ask() and build() are the users' code paths."""
+
+    def __init__(self, path: Path, memo: VectorMemo, settings: Settings):
+        super().__init__(path, chunking=settings.chunk, search=settings.search, answering=settings.answer)
+        self.memo = memo
+
+    @property
+    def embedder(self):
+        return self.memo
+
+    def sentences(self) -> list[str]:
+        """Every sentence as ask() hands it to the model, for encoding in one batch."""
+        snap = self.snapshot()
+        out: dict[str, None] = {}
+        for doc in snap.documents():
+            for c in snap.doc_chunks(doc.id):
+                for a, b in c.sentences:
+                    out[tidy(c.text[a - c.start : b - c.start])] = None
+        return list(out)
+
+
+def warm_embedding_cache(docs: Path, index: Path, settings: Settings, embedder: Embedder, log=print,
+                         batch: int = 512) -> None:
+    """Embed the chunks a build of `docs` will need, batch by batch, into the index's embedding cache.
+
+    The build then takes every vector from the cache; doing it in batches makes a long first
+    build resumable (an interrupted run keeps what it embedded).
+    """
+    from qa.chunk import chunk_document, embedding_text
+    from qa.clean import boilerplate
+    from qa.sources import Document, find_files, load
+
+    texts: dict[str, str] = {}
+    for f in find_files([docs]).files:
+        doc = load(f)
+        if isinstance(doc, Document):
+            for c in chunk_document(doc, boilerplate(doc.text), settings.chunk):
+                t = embedding_text(c, doc.title, settings.chunk)
+                texts[text_hash(t)] = t
+    index.mkdir(parents=True, exist_ok=True)
+    cache = EmbeddingCache(index / "embeddings.sqlite")
+    try:
+        known = cache.get(embedder.name, list(texts), embedder.dim)
+        todo = [h for h in texts if h not in known]
+        started = time.perf_counter()
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            cache.put(embedder.name, dict(zip(part, embedder.encode([texts[h] for h in part]))))
+            rate = (i + len(part)) / (time.perf_counter() - started)
+            log(f"embedded {i + len(part)}/{len(todo)} new chunks of {len(texts)} ({rate:.1f}/s)")
+    finally:
+        cache.close()
+
+
+def built_index(name: str, docs: Path, settings: Settings, memo: VectorMemo, log=print,
+                seed_from: Path | None = None) -> EvalIndex:
+    """The index over `docs` for these chunk settings, built on first use and reused afterwards."""
+    folder = CACHE / f"{name}-{_key(asdict(settings.chunk), memo.name)}"
+    ix = EvalIndex(folder / "index", memo, settings)
+    if not ix.exists():
+        if seed_from is not None and (seed_from / "embeddings.sqlite").exists() and not (folder / "index").exists():
+            (folder / "index").mkdir(parents=True)
+            (folder / "index" / "embeddings.sqlite").write_bytes((seed_from / "embeddings.sqlite").read_bytes())
+        log(f"building {folder / 'index'} from {docs} ({settings.chunk})")
+        warm_embedding_cache(docs, folder / "index", settings, memo.embedder, log=log)
+        # The real embedder builds (its vectors land in the index's own embedding cache).
+        report = Index(folder / "index", chunking=settings.chunk).build([docs], progress=False, log=log)
+        log(report.summary())
+    return ix
+
+
+# -- SQuAD ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    answers: tuple[str, ...]
+    article: int
+
+
+def squad_articles(path: Path | None = None) -> list[dict]:
+    path = path or DATA / "squad-v1.1" / "dev-v1.1.json"
+    return json.loads(path.read_text(encoding="utf-8"))["data"]
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^\w-]+", "_", title)[:60]
+
+
+def squad_documents(articles: list[dict], keep: list[int], folder: Path) -> Path:
+    """Write the kept articles as text files (title line, blank line, paragraphs); returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = set()
+    for i in keep:
+        a = articles[i]
+        name = f"{i:02d}_{_slug(a['title'])}.txt"
+        wanted.add(name)
+        text = a["title"].replace("_", " ") + "\n\n" + "\n\n".join(p["context"].strip() for p in a["paragraphs"]) + "\n"
+        f = folder / name
+        if not f.exists() or f.read_text(encoding="utf-8") != text:
+            f.write_text(text, encoding="utf-8")
+    for f in folder.glob("*.txt"):
+        if f.name not in wanted:
+            f.unlink()
+    return folder
+
+
+def squad_questions(articles: list[dict], keep: list[int]) -> list[Question]:
+    out = []
+    for i in keep:
+        for p in articles[i]["paragraphs"]:
+            for qa in p["qas"]:
+                out.append(Question(qa["id"], qa["question"], tuple(dict.fromkeys(a["text"] for a in qa["answers"])), i))
+    return out
+
+
+SPLITS = ("tune", "test", "all")
+
+
+def split_articles(count: int, split: str) -> list[int]:
+    """tune: the first half of the articles (24 of 48), test: the other half, all: every one."""
+    half = count // 2
+    return {"tune": list(range(half)), "test": list(range(half, count)), "all": list(range(count))}[split]
+
+
+def sample(items: list, limit: int | None) -> list:
+    """A fixed seeded sample (the same for every run and setting), in the original order."""
+    if not limit or limit >= len(items):
+        return items
+    chosen = set(random.Random(SEED).sample(range(len(items)), limit))
+    return [x for i, x in enumerate(items) if i in chosen]
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.lower().split())
+
+
+@dataclass
+class SquadResult:
+    questions: int
+    recall: dict[int, float]
+    sentence_hit1: float
+    mrr: float
+    found: float
+    seconds_per_question: float
+    scores: list[float] = field(default_factory=list, repr=False)  # top passage score per question
+    hits: list[bool] = field(default_factory=list, repr=False)  # gold answer in the highlighted sentence
+
+    def row(self) -> dict:
+        return {
+            "questions": self.questions,
+            **{f"recall@{k}": round(v, 4) for k, v in self.recall.items()},
+            "sentence_hit@1": round(self.sentence_hit1, 4),
+            "mrr": round(self.mrr, 4),
+            "found": round(self.found, 4),
+            "ms_per_question": round(1000 * self.seconds_per_question, 1),
+        }
+
+
+def run_squad(ix: Index, questions: list[Question], ks: tuple[int, ...] = (1, 5, 20)) -> SquadResult:
+    depth = max(ks)
+    hit_at = {k: 0 for k in ks}
+    sentence_hits, rr, found = 0, 0.0, 0
+    scores, hits = [], []
+    started = time.perf_counter()
+    for q in questions:
+        answer = ix.ask(q.text, k=depth)
+        gold = [_norm(a) for a in q.answers]
+        first = next((r for r, p in enumerate(answer.passages, 1) if any(g in _norm(p.text) for g in gold)), None)
+        for k in ks:
+            hit_at[k] += first is not None and first <= k
+        rr += 1 / first if first else 0.0
+        hit = bool(answer.passages) and any(g in _norm(answer.passages[0].answer) for g in gold)
+        sentence_hits += hit
+        found += answer.found
+        scores.append(answer.passages[0].score if answer.passages else 0.0)
+        hits.append(hit)
+    n = max(1, len(questions))
+    return SquadResult(len(questions), {k: v / n for k, v in hit_at.items()}, sentence_hits / n, rr / n, found / n,
+                       (time.perf_counter() - started) / n, scores, hits)
+
+
+def squad_index(settings: Settings, memo: VectorMemo, articles: list[dict], keep: list[int] | None = None,
+                name: str = "squad", log=print) -> EvalIndex:
+    keep = list(range(len(articles))) if keep is None else keep
+    docs = squad_documents(articles, keep, CACHE / f"{name}-docs")
+    seed_from = None
+    if name != "squad":  # a subset of the full corpus: its chunks are already embedded there
+        seed_from = CACHE / f"squad-{_key(asdict(settings.chunk), memo.name)}" / "index"
+    ix = built_index(name, docs, settings, memo, log=log, seed_from=seed_from)
+    return ix
+
+
+def prepare(ix: EvalIndex, questions: list[str], log=print) -> None:
+    """Encode questions and all sentences in big batches (cheap after the first run)."""
+    started = time.perf_counter()
+    ix.memo.encode(questions)
+    ix.memo.encode(ix.sentences())
+    log(f"vectors ready in {time.perf_counter() - started:.1f} s")
+
+
+def eval_squad(settings: Settings, split: str = "all", limit: int | None = None, log=print) -> SquadResult:
+    articles = squad_articles()
+    memo = VectorMemo(Embedder.shared())
+    ix = squad_index(settings, memo, articles, log=log)
+    questions = sample(squad_questions(articles, split_articles(len(articles), split)), limit)
+    prepare(ix, [q.text for q in questions], log)
+    return run_squad(ix, questions)
+
+
+# -- abstention -------------------------------------------------------------------------------
+def held_out(count: int) -> list[int]:
+    """Every sixth article (8 of 48, 4 in each half) is left out of the abstention index."""
+    return [i for i in range(count) if i % 6 == 5]
+
+
+def eval_abstention(settings: Settings, limit: int | None = None, log=print) -> dict:
+    """Index SQuAD without the held-out articles; score every question; sweep the found threshold.
+
+    The threshold is chosen on the first 24 articles' questions and reported on the other 24.
+    """
+    articles = squad_articles()
+    memo = VectorMemo(Embedder.shared())
+    out_of_index = held_out(len(articles))
+    kept = [i for i in range(len(articles)) if i not in out_of_index]
+    ix = squad_index(settings, memo, articles, kept, name="squad-heldout", log=log)
+    out = {}
+    for half in ("tune", "test"):
+        span = split_articles(len(articles), half)
+        answerable = sample(squad_questions(articles, [i for i in span if i not in out_of_index]), limit)
+        unanswerable = sample(squad_questions(articles, [i for i in span if i in out_of_index]), limit)
+        prepare(ix, [q.text for q in answerable + unanswerable], log)
+        a = run_squad(ix, answerable)
+        u = run_squad(ix, unanswerable)
+        out[half] = {"answerable": a.scores, "answerable_hit": a.hits, "unanswerable": u.scores}
+    return out
+
+
+def abstention_curve(scores: dict, thresholds=None) -> list[dict]:
+    thresholds = thresholds if thresholds is not None else [round(0.30 + 0.01 * i, 2) for i in range(41)]
+    a = np.array(scores["answerable"])
+    hit = np.array(scores["answerable_hit"], dtype=bool)
+    u = np.array(scores["unanswerable"])
+    return [
+        {
+            "threshold": t,
+            "answerable_found": round(float((a >= t).mean()), 4),
+            "answered_correctly": round(float(((a >= t) & hit).mean()), 4),
+            "unanswerable_rejected": round(float((u < t).mean()), 4),
+        }
+        for t in thresholds
+    ]
+
+
+def choose_threshold(curve: list[dict], keep_found: float = 0.95) -> dict:
+    """The highest threshold that still finds `keep_found` of answerable questions."""
+    ok = [c for c in curve if c["answerable_found"] >= keep_found]
+    return max(ok, key=lambda c: c["threshold"]) if ok else curve[0]
+
+
+# -- SciFact ----------------------------------------------------------------------------------
+def scifact_documents(folder: Path, corpus: Path | None = None, only: set[str] | None = None) -> Path:
+    corpus = corpus or DATA / "beir-scifact" / "corpus.jsonl"
+    folder.mkdir(parents=True, exist_ok=True)
+    for line in corpus.read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        if only is not None and d["_id"] not in only:
+            continue
+        f = folder / f"{d['_id']}.txt"
+        text = f"{d['title'].strip()}\n\n{d['text'].strip()}\n"
+        if not f.exists():
+            f.write_text(text, encoding="utf-8")
+    return folder
+
+
+def scifact_queries(split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    root = DATA / "beir-scifact"
+    qrels: dict[str, dict[str, int]] = {}
+    for line in (root / "qrels" / f"{split}.tsv").read_text().splitlines()[1:]:
+        qid, did, score = line.split("\t")
+        qrels.setdefault(qid, {})[did] = int(score)
+    queries = {}
+    for line in (root / "queries.jsonl").read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        if q["_id"] in qrels:
+            queries[q["_id"]] = q["text"]
+    return queries, qrels
+
+
+def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def ranked_documents(ix: Index, question: str, n: int = 100, k_ask: int = 10) -> list[str]:
+    """Document ids (file stems) as ask() orders its passages, continued in retrieval order."""
+    answer = ix.ask(question, k=k_ask)
+    order: dict[str, None] = {}
+    for p in answer.passages:
+        for source in (p.source, *p.also_in):
+            order.setdefault(Path(source).stem, None)
+    snap = ix.snapshot()
+    qvec = ix.embedder.encode([question])[0]
+    depth = 4 * n
+    settings = replace(ix.search_settings, depth=depth)
+    for hit in retrieve(snap, terms(question), qvec, depth, settings):
+        if len(order) >= n:
+            break
+        order.setdefault(Path(hit.chunk.source).stem, None)
+    return list(order)[:n]
+
+
+def eval_scifact(settings: Settings, split: str = "test", limit: int | None = None, log=print,
+                 corpus: Path | None = None, name: str = "scifact") -> dict:
+    queries, qrels = scifact_queries(split)
+    ids = sample(sorted(queries, key=int), limit)
+    memo = VectorMemo(Embedder.shared())
+    docs = scifact_documents(CACHE / f"{name}-docs", corpus)
+    ix = built_index(name, docs, settings, memo, log=log)
+    memo.encode([queries[i] for i in ids])
+    ndcg, recall = [], []
+    started = time.perf_counter()
+    for qid in ids:
+        ranked = ranked_documents(ix, queries[qid])
+        rel = qrels[qid]
+        ndcg.append(ndcg_at(ranked, rel, 10))
+        recall.append(len(set(ranked[:100]) & {d for d, r in rel.items() if r > 0}) / max(1, sum(r > 0 for r in rel.values())))
+    n = max(1, len(ids))
+    return {"queries": len(ids), "ndcg@10": round(float(np.mean(ndcg)), 4), "recall@100": round(float(np.mean(recall)), 4),
+            "ms_per_query": round(1000 * (time.perf_counter() - started) / n, 1)}
+
+
+# -- latency ----------------------------------------------------------------------------------
+def ask_latency(index_path: Path, settings: Settings, questions: list[str], k: int = 5) -> dict:
+    """Warm ask() latency with the real embedder (no remembered vectors), after one warm-up question."""
+    ix = Index(index_path, chunking=settings.chunk, search=settings.search, answering=settings.answer)
+    ix.ask(questions[0], k=k)
+    times = []
+    for q in questions:
+        started = time.perf_counter()
+        ix.ask(q, k=k)
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return {"asks": len(times), "p50_ms": round(1000 * times[len(times) // 2], 1),
+            "p95_ms": round(1000 * times[min(len(times) - 1, int(0.95 * len(times)))], 1)}

@@ -1,0 +1,170 @@
+"""The same sentence-transformers model run by ONNX Runtime: no torch import on the query path.
+
+A cold `qa ask` spent most of its time importing torch and sentence-transformers (8.9–10.5 s in
+all on the benchmark machine, 1.3–1.7 s with this module). ONNX Runtime with the model's own
+`tokenizer.json` loads in a fraction of that. The ONNX file is exported once from the model folder (torch is needed for the
+export only) into a cache folder, and used only for models whose sentence-transformers pipeline is
+plain: Transformer → mean or CLS pooling → optional Normalize. Anything else keeps torch.
+
+`variant="int8"` is the same graph with weights dynamically quantized to int8 (an experiment:
+see the "Performance" section of the README for what it does to speed and quality).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = ("fp32", "int8")
+
+
+def cache_root() -> Path:
+    env = os.environ.get("QA_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "qa"
+
+
+def _model_key(model_dir: Path) -> str:
+    """Changes when the weights or the config of the model folder change."""
+    h = hashlib.sha256()
+    for name in ("config.json", "modules.json", "tokenizer.json", "sentence_bert_config.json"):
+        f = model_dir / name
+        if f.exists():
+            h.update(f.read_bytes())
+    for f in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("pytorch_model.bin")):
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}".encode())
+    return h.hexdigest()[:12]
+
+
+def _pipeline(model_dir: Path) -> dict | None:
+    """Pooling and normalization of a plain sentence-transformers folder, or None if it is not one."""
+    modules_file = model_dir / "modules.json"
+    if not modules_file.exists() or not (model_dir / "tokenizer.json").exists():
+        return None
+    modules = json.loads(modules_file.read_text())
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return None
+    if modules[0].get("path", "") != "":
+        return None
+    pooling = json.loads((model_dir / modules[1]["path"] / "config.json").read_text())
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+    if modes not in (["pooling_mode_mean_tokens"], ["pooling_mode_cls_token"]):
+        return None
+    max_len = 512
+    sbert = model_dir / "sentence_bert_config.json"
+    if sbert.exists():
+        max_len = int(json.loads(sbert.read_text()).get("max_seq_length") or max_len)
+    return {"pooling": "mean" if modes[0] == "pooling_mode_mean_tokens" else "cls",
+            "normalize": kinds[-1] == "Normalize", "max_len": max_len}
+
+
+def onnx_folder(model_dir: Path) -> Path:
+    return cache_root() / "onnx" / f"{model_dir.name}-{_model_key(model_dir)}"
+
+
+def exported(model_dir: Path, variant: str = "fp32") -> Path | None:
+    f = onnx_folder(model_dir) / f"model-{variant}.onnx"
+    return f if f.exists() else None
+
+
+def export(model_dir: Path, variant: str = "fp32") -> Path:
+    """Write the ONNX graph of the model folder's transformer (and its int8 version) to the cache."""
+    if _pipeline(model_dir) is None:
+        raise ValueError(f"{model_dir} is not a plain sentence-transformers model (Transformer, Pooling, Normalize)")
+    folder = onnx_folder(model_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fp32 = folder / "model-fp32.onnx"
+    if not fp32.exists():
+        import torch
+        from transformers import AutoModel
+
+        bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+        class Wrapped(torch.nn.Module):  # keyword arguments: positional order differs across versions
+            def __init__(self):
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+                return out.last_hidden_state
+
+        model = Wrapped().eval()
+        ids = torch.ones((2, 8), dtype=torch.long)
+        tmp = folder / f".model-fp32.{os.getpid()}.onnx"
+        with torch.no_grad():
+            torch.onnx.export(
+                model, (ids, ids, torch.zeros_like(ids)), str(tmp), dynamo=False, opset_version=17,
+                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
+                dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"},
+                              "token_type_ids": {0: "b", 1: "s"}, "last_hidden_state": {0: "b", 1: "s"}},
+            )
+        os.replace(tmp, fp32)
+    if variant == "int8":
+        int8 = folder / "model-int8.onnx"
+        if not int8.exists():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            tmp = folder / f".model-int8.{os.getpid()}.onnx"
+            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+            os.replace(tmp, int8)
+        return int8
+    return fp32
+
+
+class OnnxEncoder:
+    """Encodes like SentenceTransformer.encode(normalize_embeddings=True), with ONNX Runtime."""
+
+    def __init__(self, model_dir: Path, variant: str = "fp32", threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        pipeline = _pipeline(model_dir)
+        path = exported(model_dir, variant)
+        if pipeline is None or path is None:
+            raise FileNotFoundError(f"no ONNX export of {model_dir} ({variant}); qa.onnx_embed.export() makes one")
+        self.pooling, self.normalize, self.max_len = pipeline["pooling"], pipeline["normalize"], pipeline["max_len"]
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_len)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: on a busy machine spinning workers fight for cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.dim = int(self.session.get_outputs()[0].shape[-1]) if isinstance(self.session.get_outputs()[0].shape[-1], int) else None
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # like sentence-transformers
+        out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
+        for start in range(0, len(order), batch_size):
+            part = order[start : start + batch_size]
+            width = max(len(encodings[i].ids) for i in part)
+            ids = np.zeros((len(part), width), dtype=np.int64)
+            mask = np.zeros((len(part), width), dtype=np.int64)
+            types = np.zeros((len(part), width), dtype=np.int64)
+            for row, i in enumerate(part):
+                e = encodings[i]
+                ids[row, : len(e.ids)] = e.ids
+                mask[row, : len(e.ids)] = e.attention_mask
+                types[row, : len(e.ids)] = e.type_ids
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+            if self.pooling == "mean":
+                m = mask[:, :, None].astype(np.float32)
+                vectors = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            else:
+                vectors = hidden[:, 0]
+            if self.normalize:
+                vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+            for row, i in enumerate(part):
+                out[i] = vectors[row]
+        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)

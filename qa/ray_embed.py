@@ -1,0 +1,85 @@
+"""Bulk embedding on Ray Data: the same model in a pool of actors, the same vectors as one process.
+
+`qa build --ray local` starts a local Ray instance (no cluster needed); `--ray auto` joins the
+Ray instance already running on this machine; `--ray ray://head:10001` (or any address
+`ray.init` accepts) sends the work to a cluster, whose workers must have qa installed with the
+same model. Texts go through `map_batches` to embedding actors (each loads the model once) and
+come back in their original order; chunking and the embedding cache stay in the build process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.embed import Embedder
+
+
+def _ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as e:
+        raise ImportError(f'embedding on Ray needs the ray extra: pip install "qa[ray]" ({e})') from e
+    return ray
+
+
+class EmbedActor:
+    """One model per actor; a batch of texts in, their normalized vectors out."""
+
+    def __init__(self, model_path: str | None, batch_size: int):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.embedder = Embedder(model_path, batch_size=batch_size)
+
+    def __call__(self, batch: dict) -> dict:
+        vectors = self.embedder.encode([str(t) for t in batch["text"]])
+        return {"row": batch["row"], "vector": vectors}
+
+
+@dataclass
+class RayEncoder:
+    """A drop-in for `Embedder.encode` on many texts: `RayEncoder(...)(texts) -> (n, dim) float32`."""
+
+    address: str | None = None  # None or "local": start a local Ray; "auto" or ray://…: join one
+    model_path: str | Path | None = None
+    actors: int = 2
+    cpus_per_actor: float = 1.0
+    batch_size: int = 256  # texts per Ray batch (the model still encodes them 32 at a time)
+    model_batch_size: int = 32
+
+    def __call__(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        ray = _ray()
+        started_here = False
+        if not ray.is_initialized():
+            if self.address in (None, "", "local"):
+                ray.init(num_cpus=max(1, int(self.actors * self.cpus_per_actor)), include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+            started_here = True
+        try:
+            ctx = ray.data.DataContext.get_current()
+            ctx.enable_progress_bars = progress
+            ds = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
+            out = ds.map_batches(
+                EmbedActor,
+                fn_constructor_kwargs={"model_path": str(self.model_path) if self.model_path else None,
+                                       "batch_size": self.model_batch_size},
+                batch_size=self.batch_size,
+                concurrency=self.actors,
+                num_cpus=self.cpus_per_actor,
+                batch_format="numpy",
+            )
+            rows = out.take_all()
+        finally:
+            if started_here:
+                ray.shutdown()
+        if not rows:
+            return np.zeros((0, Embedder.shared(self.model_path).dim), dtype=np.float32)
+        order = np.argsort([int(r["row"]) for r in rows])
+        if len(order) != len(texts):
+            raise RuntimeError(f"Ray returned {len(order)} vectors for {len(texts)} texts")
+        return np.ascontiguousarray(np.vstack([rows[i]["vector"] for i in order]), dtype=np.float32)
