@@ -104,7 +104,7 @@ def bm25_terms(terms: list[str]) -> str:
 
 
 def _in(values) -> str:
-    return json.dumps(list(values))
+    return json.dumps(list(values), ensure_ascii=False)
 
 
 def _dummy_vector_field(schema) -> None:
@@ -414,17 +414,17 @@ class MilvusSnapshot:
         out = {}
         for t in dict.fromkeys(query_terms):
             token = bm25_terms([t])
-            df = self.store.count("chunks", self._where("chunks", f"text_match(terms, {json.dumps(token)})")) if n else 0
+            df = self.store.count("chunks", self._where("chunks", f"text_match(terms, {json.dumps(token, ensure_ascii=False)})")) if n else 0
             out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         return out
 
     def _blob(self, doc_id_or_source: str) -> dict | None:
-        key = json.dumps(doc_id_or_source)
+        key = json.dumps(doc_id_or_source, ensure_ascii=False)
         docs = self.store.query_all("docs", self._where("docs", f"doc_id == {key} or source == {key}"), ["doc_id"])
         if not docs:
             return None
         doc_id = docs[0]["doc_id"]
-        rows = self.store.query_all("texts", self._where("texts", f"doc_id == {json.dumps(doc_id)}"), ["part", "payload"])
+        rows = self.store.query_all("texts", self._where("texts", f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}"), ["part", "payload"])
         return json.loads("".join(r["payload"] for r in sorted(rows, key=lambda r: r["part"])))
 
     def document_text(self, doc_id_or_source: str) -> str | None:
@@ -438,7 +438,7 @@ class MilvusSnapshot:
         return tuple(blob["pages"]), tuple(Section(s, tuple(p)) for s, p in blob["sections"])
 
     def doc_chunks(self, doc_id: str) -> list[StoredChunk]:
-        rows = self.store.query_all("chunks", self._where("chunks", f"doc_id == {json.dumps(doc_id)}"),
+        rows = self.store.query_all("chunks", self._where("chunks", f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}"),
                                     CHUNK_FIELDS + ["ord"])
         return [self._chunk(r) for r in sorted(rows, key=lambda r: r["ord"])]
 
@@ -523,7 +523,7 @@ class MilvusWriter:
             return
         r = {**r, "size": stat[0], "mtime_ns": stat[1]}
         if r["doc_id"] in self._new:
-            self.store.client.delete(self.store.names["docs"], filter=f"v_from == {self.number} and doc_id == {json.dumps(r['doc_id'])}")
+            self.store.client.delete(self.store.names["docs"], filter=f"v_from == {self.number} and doc_id == {json.dumps(r['doc_id'], ensure_ascii=False)}")
         else:
             self._touched.add(r["doc_id"])
         self._insert("docs", [self._doc_row(r)])
@@ -544,7 +544,7 @@ class MilvusWriter:
             if doc_id in self._new:
                 for kind in ("chunks", "texts", "docs"):
                     self.store.client.delete(self.store.names[kind],
-                                             filter=f"v_from == {self.number} and doc_id == {json.dumps(doc_id)}")
+                                             filter=f"v_from == {self.number} and doc_id == {json.dumps(doc_id, ensure_ascii=False)}")
                 self._new.discard(doc_id)
             self._replaced.add(doc_id)
         return removed

@@ -196,3 +196,18 @@ def test_cli_build_and_ask_with_store(tmp_path):
     r = run("ask", "When was the lighthouse automated?", "--index", str(tmp_path / "ix"), "--store", spec, "--json")
     assert r.returncode == 0, r.stderr
     assert '"found": true' in r.stdout and "1987" in r.stdout
+
+
+def test_non_ascii_terms_and_sources_work_in_milvus_filters(tmp_path):
+    # Filters were once built with \u escapes, which Milvus's expression parser rejects.
+    docs = tmp_path / "dökümanlar"
+    docs.mkdir()
+    (docs / "tarih-ö.txt").write_text("Temüjin was proclaimed Genghis Khan at a kurultai in 1206.\n")
+    (docs / "other.txt").write_text("The ferry to the island leaves at nine every morning in summer.\n")
+    ix = MilvusIndex(tmp_path / "ix")
+    ix.build([docs], progress=False)
+    answer = ix.ask("When was Temüjin proclaimed Khan?")
+    assert answer.passages[0].source == "dökümanlar/tarih-ö.txt"
+    assert "1206" in answer.passages[0].answer
+    assert "Temüjin" in ix.document_text("dökümanlar/tarih-ö.txt")
+    assert ix.check() == []
