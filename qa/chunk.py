@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import re
 from dataclasses import dataclass
 
 from qa.clean import Skip, kept_segments
@@ -147,5 +146,3 @@ def embedding_text(chunk: Chunk, title: str, settings: ChunkSettings = ChunkSett
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-
-_TOKEN = re.compile(r"\w+", re.UNICODE)

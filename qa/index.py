@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -181,7 +182,7 @@ class Index:
         embedder = self.embedder
         qvec = embedder.encode([question])[0]
         q_terms = terms(question)
-        settings = self.search_settings if mode is None else SearchSettings(**{**self.search_settings.__dict__, "mode": mode})
+        settings = self.search_settings if mode is None else dataclasses.replace(self.search_settings, mode=mode)
         hits = retrieve(snap, q_terms, qvec, max(k, self.answer_settings.passages_scored), settings)
         found, scored = select(question, qvec, hits, snap.idf(q_terms), embedder.encode, k, self.answer_settings)
         passages = tuple(to_passage(s) for s in scored)
