@@ -7,8 +7,9 @@ Vectors: 384-d, L2-normalized, drawn around 1000 random centres (clustered like 
 embeddings, so approximate indexes behave as they do on text). Recall@10 is against exact inner
 product search in NumPy. Each backend inserts the same vectors in batches of 2000 and answers the
 same queries one at a time; p50 is the median per-query latency. Embedding: the bundled MiniLM on
-synthetic chunk-sized texts, one process (torch on all cores) against Ray Data `map_batches`
-with N embedding actors (one CPU each) on a local Ray; Ray's start-up is timed separately.
+synthetic chunk-sized texts, one process (torch on all cores, then on one thread) against Ray
+Data `map_batches` with N embedding actors (one CPU each) on a local Ray; Ray's start-up is
+timed separately.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def bench_embedding(n: int, actors: int) -> list[dict]:
     import ray
 
     from qa.embed import Embedder
-    from qa.ray_embed import RayEncoder
+    from qa.ray_embed import RayEncoder, start_local
 
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -113,8 +114,18 @@ def bench_embedding(n: int, actors: int) -> list[dict]:
     t = time.perf_counter()
     single = e.encode(texts)
     t_single = time.perf_counter() - t
+    import torch  # the same process with one torch thread, as each Ray actor has (OMP_NUM_THREADS=1)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        t = time.perf_counter()
+        e.encode(texts)
+        t_one = time.perf_counter() - t
+    finally:
+        torch.set_num_threads(threads)
     t = time.perf_counter()
-    ray.init(num_cpus=actors, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    start_local(actors)  # offline: no usage stats, no dashboard
     t_start = time.perf_counter() - t
     try:
         t = time.perf_counter()
@@ -124,7 +135,9 @@ def bench_embedding(n: int, actors: int) -> list[dict]:
         ray.shutdown()
     diff = float(np.abs(single - distributed).max())
     return [
-        {"embedding": "single process", "texts": n, "seconds": t_single, "texts_per_s": n / t_single},
+        {"embedding": f"single process ({threads} torch threads)", "texts": n, "seconds": t_single,
+         "texts_per_s": n / t_single},
+        {"embedding": "single process (1 torch thread)", "texts": n, "seconds": t_one, "texts_per_s": n / t_one},
         {"embedding": f"Ray Data, {actors} actors (local)", "texts": n, "seconds": t_ray, "texts_per_s": n / t_ray,
          "ray_start_s": t_start, "max_abs_diff_vs_single": diff},
     ]

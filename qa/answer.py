@@ -19,11 +19,11 @@ from qa.text import LineMap, terms, tidy
 class AnswerSettings:
     passages_scored: int = 5  # top passages whose sentences are scored
     # Weights tuned on SQuAD dev articles 1-24 (`qa eval squad --split tune`, see README "Answer quality").
-    sentence_dense: float = 0.4  # weight of question–sentence cosine
+    sentence_dense: float = 0.6  # weight of question–sentence cosine (sentence vectors in context, from the build)
     sentence_lexical: float = 0.4  # weight of the IDF-weighted share of question terms in the sentence
     passage_weight: float = 0.25  # weight of the passage's fused score
     answer_type_weight: float = 0.1  # bonus when the sentence holds the kind of thing asked for
-    found_threshold: float = 0.49  # below this the sources are taken not to answer (qa eval abstention: chosen on articles 1-24)
+    found_threshold: float = 0.55  # below this the sources are taken not to answer (qa eval abstention: chosen on articles 1-24)
     duplicate_similarity: float = 0.8  # word-set overlap at which two passages count as one quote
 
 
@@ -148,21 +148,31 @@ def select(
     q_terms = set(terms(question))
     total_idf = sum(idf.get(t, 0.0) for t in q_terms) or 1.0
 
-    sentence_refs: list[tuple[int, tuple[int, int]]] = []
+    sentence_refs: list[tuple[int, int, tuple[int, int]]] = []  # (passage, sentence, span)
     texts: list[str] = []
+    cosine: dict[tuple[int, int], float] = {}  # (passage, sentence) -> cosine with the question
+    to_encode: dict[str, list[tuple[int, int]]] = {}
     for i, hit in enumerate(top):
-        for span in hit.chunk.sentences:
+        stored = hit.chunk.sentence_vectors
+        for j, span in enumerate(hit.chunk.sentences):
             a, b = span[0] - hit.chunk.start, span[1] - hit.chunk.start
-            sentence_refs.append((i, span))
+            sentence_refs.append((i, j, span))
             texts.append(tidy(hit.chunk.text[a:b]))
-    unique = list(dict.fromkeys(t for (i, _), t in zip(sentence_refs, texts) if i < head))
-    vectors = encode(unique) if unique else np.zeros((0, len(question_vector)), np.float32)
-    cosine = dict(zip(unique, (vectors @ question_vector).tolist()))
+            if i >= head:
+                continue
+            if stored is not None and not np.isnan(stored[j, 0]):
+                cosine[(i, j)] = float(stored[j] @ question_vector)
+            else:
+                to_encode.setdefault(texts[-1], []).append((i, j))
+    if to_encode:
+        for vector, refs in zip(encode(list(to_encode)), to_encode.values()):
+            for ref in refs:
+                cosine[ref] = float(vector @ question_vector)
 
     best: dict[int, _Scored] = {}
-    for (i, span), text in zip(sentence_refs, texts):
+    for (i, j, span), text in zip(sentence_refs, texts):
         coverage = sum(idf.get(t, 0.0) for t in q_terms & set(terms(text))) / total_idf
-        dense = cosine[text] if i < head else top[i].dense
+        dense = cosine[(i, j)] if i < head else top[i].dense
         score = (
             settings.sentence_dense * dense
             + settings.sentence_lexical * coverage

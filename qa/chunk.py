@@ -143,6 +143,25 @@ def embedding_text(chunk: Chunk, title: str, settings: ChunkSettings = ChunkSett
     return body
 
 
+def sentence_spans_in(embedded: str, chunk: Chunk) -> list[Span]:
+    """Where each sentence of the chunk, tidied as ask() reads it, stands in the chunk's embedding text.
+
+    A sentence not found in order (tidying may join a hyphenated wrap across two sentences) gets
+    the empty span (0, 0); its vector is then encoded on its own.
+    """
+    out: list[Span] = []
+    cursor = 0
+    for a, b in chunk.sentences:
+        sentence = tidy(chunk.text[a - chunk.start : b - chunk.start])
+        at = embedded.find(sentence, cursor) if sentence else -1
+        if at < 0:
+            out.append((0, 0))
+            continue
+        out.append((at, at + len(sentence)))
+        cursor = at + len(sentence)
+    return out
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 

@@ -128,6 +128,35 @@ class Embedder:
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(get_dim())
 
+    def token_encoder(self):
+        """The torch model behind a qa.onnx_embed.TokenEncoder, or None for models that are not plain
+        sentence-transformers pipelines (Transformer, mean or CLS pooling, Normalize)."""
+        from qa.onnx_embed import TorchTokenEncoder
+
+        transformer = getattr(self.model[0], "auto_model", None)
+        try:
+            return TorchTokenEncoder(Path(self.path or bundled_model_path()), transformer) if transformer is not None else None
+        except (ValueError, OSError):
+            return None
+
+    def encode_with_sentences(self, texts: list[str], sentence_spans: list[list[tuple[int, int]]],
+                              progress: bool = False) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Vectors of `texts` (as `encode` gives them) and of the sentences at `sentence_spans` in each.
+
+        A sentence's vector is the mean of its tokens' outputs in the forward pass of the whole
+        text (its meaning in context, "late chunking"): no extra model work over `encode`. On SQuAD
+        (articles 1-24) the answering sentence is picked as well as with sentences encoded on their
+        own (README "Performance"). Rows are NaN for sentences without a whole token in the text;
+        the list holds None for every text when the model is not a plain pipeline.
+        """
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        encoder = self.light() if len(texts) <= LIGHT_BATCH_LIMIT else None
+        encoder = encoder or self.token_encoder()
+        if encoder is None:
+            return self.encode(texts, progress=progress), [None] * len(texts)
+        return encoder.encode(list(texts), batch_size=self.batch_size, spans=sentence_spans, progress=progress)
+
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -117,13 +117,15 @@ class EvalIndex(Index):
         return self.memo
 
     def sentences(self) -> list[str]:
-        """Every sentence as ask() hands it to the model, for encoding in one batch."""
+        """Every sentence ask() would hand to the model (those without a stored vector), for one batch."""
         snap = self.snapshot()
         out: dict[str, None] = {}
         for doc in snap.documents():
-            for c in snap.doc_chunks(doc.id):
-                for a, b in c.sentences:
-                    out[tidy(c.text[a - c.start : b - c.start])] = None
+            stored = snap.chunks([c.id for c in snap.doc_chunks(doc.id)])
+            for c in stored.values():
+                for j, (a, b) in enumerate(c.sentences):
+                    if c.sentence_vectors is None or np.isnan(c.sentence_vectors[j, 0]):
+                        out[tidy(c.text[a - c.start : b - c.start])] = None
         return list(out)
 
 
@@ -134,36 +136,43 @@ def warm_embedding_cache(docs: Path, index: Path, settings: Settings, embedder: 
     The build then takes every vector from the cache; doing it in batches makes a long first
     build resumable (an interrupted run keeps what it embedded).
     """
-    from qa.chunk import chunk_document, embedding_text
+    from qa.chunk import chunk_document, embedding_text, sentence_spans_in
     from qa.clean import boilerplate
     from qa.sources import Document, find_files, load
 
-    texts: dict[str, str] = {}
+    items: dict[str, tuple[str, list]] = {}
     for f in find_files([docs]).files:
         doc = load(f)
         if isinstance(doc, Document):
             for c in chunk_document(doc, boilerplate(doc.text), settings.chunk):
                 t = embedding_text(c, doc.title, settings.chunk)
-                texts[text_hash(t)] = t
+                spans = sentence_spans_in(t, c)
+                items[text_hash(f"{t}\0{json.dumps(spans)}")] = (t, spans)  # the build's cache keys
     index.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(index / "embeddings.sqlite")
     try:
-        known = cache.get(embedder.name, list(texts), embedder.dim)
-        todo = [h for h in texts if h not in known]
+        known = cache.get_sentences(embedder.name, list(items), embedder.dim)
+        todo = [key for key in items if key not in known]
         started = time.perf_counter()
         for i in range(0, len(todo), batch):
             part = todo[i : i + batch]
-            cache.put(embedder.name, dict(zip(part, embedder.encode([texts[h] for h in part]))))
+            vectors, sentence_vectors = embedder.encode_with_sentences([items[k][0] for k in part], [items[k][1] for k in part])
+            cache.put(embedder.name, {text_hash(items[k][0]): v for k, v in zip(part, vectors)})
+            cache.put_sentences(embedder.name, dict(zip(part, sentence_vectors)))
             rate = (i + len(part)) / (time.perf_counter() - started)
-            log(f"embedded {i + len(part)}/{len(todo)} new chunks of {len(texts)} ({rate:.1f}/s)")
+            log(f"embedded {i + len(part)}/{len(todo)} new chunks of {len(items)} ({rate:.1f}/s)")
     finally:
         cache.close()
+
+
+def index_folder(name: str, settings: Settings, memo: VectorMemo) -> Path:
+    return CACHE / f"{name}-{_key(asdict(settings.chunk), memo.name, 'sentence-vectors')}"
 
 
 def built_index(name: str, docs: Path, settings: Settings, memo: VectorMemo, log=print,
                 seed_from: Path | None = None) -> EvalIndex:
     """The index over `docs` for these chunk settings, built on first use and reused afterwards."""
-    folder = CACHE / f"{name}-{_key(asdict(settings.chunk), memo.name)}"
+    folder = index_folder(name, settings, memo)
     ix = EvalIndex(folder / "index", memo, settings)
     if not ix.exists():
         if seed_from is not None and (seed_from / "embeddings.sqlite").exists() and not (folder / "index").exists():
@@ -294,7 +303,7 @@ def squad_index(settings: Settings, memo: VectorMemo, articles: list[dict], keep
     docs = squad_documents(articles, keep, CACHE / f"{name}-docs")
     seed_from = None
     if name != "squad":  # a subset of the full corpus: its chunks are already embedded there
-        seed_from = CACHE / f"squad-{_key(asdict(settings.chunk), memo.name)}" / "index"
+        seed_from = index_folder("squad", settings, memo) / "index"
     ix = built_index(name, docs, settings, memo, log=log, seed_from=seed_from)
     return ix
 

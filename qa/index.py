@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from qa.answer import Answer, AnswerSettings, select, to_passage
-from qa.chunk import chunk_document, embedding_text, text_hash
+from qa.chunk import chunk_document, embedding_text, sentence_spans_in, text_hash
 from qa.clean import boilerplate
 from qa.embed import Embedder
 from qa.search import SearchSettings, retrieve
@@ -123,8 +123,9 @@ class Index:
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
         always holds the writer lock and the embedding cache. `bulk_encode`: what embeds the
-        chunks of a build instead of the embedder (e.g. `qa.ray_embed.RayEncoder`); questions
-        are always embedded in process."""
+        chunks of a build instead of the embedder (e.g. `qa.ray_embed.RayEncoder`; one with an
+        `encode_with_sentences` method also gives the sentence vectors); questions are always
+        embedded in process."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         self.model_path = model
@@ -269,15 +270,17 @@ class Index:
 
                 def flush() -> None:
                     """Embed and write what is pending, so memory follows a batch, not the corpus."""
-                    vectors = self._embed_with_cache([t for p in pending for t in p[2]], embedder, dim, progress, report)
+                    vectors, sentence_vectors = self._embed_with_cache(
+                        [t for p in pending for t in p[2]], [s for p in pending for s in p[5]], embedder, dim, progress, report)
                     offset = 0
-                    for doc, chunks, search_texts, stat, prev in pending:
+                    for doc, chunks, search_texts, stat, prev, _ in pending:
                         if prev:
                             writer.remove([prev[0]])
                             report.changed.append(doc.source)
                         else:
                             report.added.append(doc.source)
-                        writer.add(doc, chunks, search_texts, vectors[offset : offset + len(chunks)], chunker_key, stat)
+                        writer.add(doc, chunks, search_texts, vectors[offset : offset + len(chunks)], chunker_key, stat,
+                                   sentence_vectors=sentence_vectors[offset : offset + len(chunks)])
                         offset += len(chunks)
                     pending.clear()
 
@@ -299,7 +302,8 @@ class Index:
                         continue
                     chunks = chunk_document(doc, boilerplate(doc.text), self.chunking)
                     search_texts = [embedding_text(c, doc.title, self.chunking) for c in chunks]
-                    pending.append((doc, chunks, search_texts, (st.st_size, st.st_mtime_ns), prev))
+                    spans = [sentence_spans_in(t, c) for t, c in zip(search_texts, chunks)]
+                    pending.append((doc, chunks, search_texts, (st.st_size, st.st_mtime_ns), prev, spans))
                     if sum(len(p[1]) for p in pending) >= FLUSH_CHUNKS:
                         flush()
                 flush()
@@ -326,25 +330,37 @@ class Index:
         report.seconds = round(time.time() - started, 3)
         return report
 
-    def _embed_with_cache(self, texts: list[str], embedder: Embedder, dim: int, progress: bool,
-                          report: BuildReport) -> np.ndarray:
+    def _embed_with_cache(self, texts: list[str], spans: list[list[tuple[int, int]]], embedder: Embedder, dim: int,
+                          progress: bool, report: BuildReport) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Vectors of the chunk texts and of their sentences, from the cache or one forward pass."""
         if not texts:
-            return np.zeros((0, dim), dtype=np.float32)
+            return np.zeros((0, dim), dtype=np.float32), []
         hashes = [text_hash(t) for t in texts]
+        keys = [text_hash(f"{t}\0{json.dumps(s)}") for t, s in zip(texts, spans)]
         cache = EmbeddingCache(self.path / "embeddings.sqlite")
         try:
             known = cache.get(embedder.name, hashes, dim)
-            todo = list(dict.fromkeys(h for h in hashes if h not in known))
+            known_sentences = cache.get_sentences(embedder.name, keys, dim)
+            # One of each (text, spans) that lacks its vector or its sentence vectors.
+            todo = list({keys[i]: i for i in range(len(texts)) if hashes[i] not in known or keys[i] not in known_sentences}.values())
             if todo:
-                by_hash = dict(zip(hashes, texts))
-                fresh = (self.bulk_encode or embedder.encode)([by_hash[h] for h in todo], progress=progress)
-                new = dict(zip(todo, fresh))
+                todo_texts, todo_spans = [texts[i] for i in todo], [spans[i] for i in todo]
+                if self.bulk_encode is None or hasattr(self.bulk_encode, "encode_with_sentences"):
+                    encode = getattr(self.bulk_encode, "encode_with_sentences", embedder.encode_with_sentences)
+                    fresh, fresh_sentences = encode(todo_texts, todo_spans, progress=progress)
+                else:  # a plain text -> vectors encoder: sentences are then encoded at ask time
+                    fresh, fresh_sentences = self.bulk_encode(todo_texts, progress=progress), [None] * len(todo)
+                new = {hashes[i]: v for i, v in zip(todo, fresh)}
+                new_sentences = {keys[i]: v for i, v in zip(todo, fresh_sentences)}
                 cache.put(embedder.name, new)
+                cache.put_sentences(embedder.name, new_sentences)
                 known.update(new)
+                known_sentences.update(new_sentences)
             report.chunks_embedded += len(todo)
         finally:
             cache.close()
-        return np.vstack([known[h] for h in hashes]).astype(np.float32)
+        vectors = np.vstack([known[h] for h in hashes]).astype(np.float32)
+        return vectors, [known_sentences[key] for key in keys]
 
     def _manifest(self, embedder: Embedder, dim: int, writer, sources: list[str]) -> dict:
         listing = "\n".join(f"{s}\t{row[1]}" for s, row in sorted(writer.document_hashes().items()))

@@ -117,35 +117,53 @@ def export(model_dir: Path, variant: str = "fp32") -> Path:
     return fp32
 
 
-class OnnxEncoder:
-    """Encodes like SentenceTransformer.encode(normalize_embeddings=True), with ONNX Runtime."""
+Span = tuple[int, int]
 
-    def __init__(self, model_dir: Path, variant: str = "fp32", threads: int | None = None):
-        import onnxruntime as ort
+
+class TokenEncoder:
+    """Tokenize with the model's `tokenizer.json`, run the transformer, pool like sentence-transformers.
+
+    Subclasses supply `_hidden` (the transformer's last hidden state). Besides one vector per text,
+    `encode(texts, spans=...)` pools the tokens inside given character spans of each text: vectors
+    of its sentences *in context* ("late chunking"), from the same forward pass as the text's own
+    vector, so a build gets sentence vectors at no extra model cost.
+    """
+
+    def __init__(self, model_dir: Path):
         from tokenizers import Tokenizer
 
         pipeline = _pipeline(model_dir)
-        path = exported(model_dir, variant)
-        if pipeline is None or path is None:
-            raise FileNotFoundError(f"no ONNX export of {model_dir} ({variant}); qa.onnx_embed.export() makes one")
+        if pipeline is None:
+            raise ValueError(f"{model_dir} is not a plain sentence-transformers model (Transformer, Pooling, Normalize)")
         self.pooling, self.normalize, self.max_len = pipeline["pooling"], pipeline["normalize"], pipeline["max_len"]
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_len)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        options.inter_op_num_threads = 1
-        # Idle threads sleep instead of spinning: on a busy machine spinning workers fight for cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.inputs = {i.name for i in self.session.get_inputs()}
-        self.dim = int(self.session.get_outputs()[0].shape[-1]) if isinstance(self.session.get_outputs()[0].shape[-1], int) else None
+        self.dim: int | None = None
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def _hidden(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _normalized(self, vectors: np.ndarray) -> np.ndarray:
+        if self.normalize:
+            vectors = vectors / np.clip(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12, None)
+        return vectors
+
+    def encode(self, texts: list[str], batch_size: int = 32, spans: list[list[Span]] | None = None,
+               progress: bool = False):
+        """Vectors of `texts`; with `spans`, also (vectors, span_vectors), where span_vectors[i] is
+        an (len(spans[i]), dim) array whose rows are NaN for spans no whole token falls in
+        (empty, or cut off by the model's maximum length)."""
         encodings = self.tokenizer.encode_batch(list(texts))
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # like sentence-transformers
         out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-        for start in range(0, len(order), batch_size):
+        span_out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
+        starts = range(0, len(order), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="Batches", unit="batch")
+        for start in starts:
             part = order[start : start + batch_size]
             width = max(len(encodings[i].ids) for i in part)
             ids = np.zeros((len(part), width), dtype=np.int64)
@@ -156,15 +174,65 @@ class OnnxEncoder:
                 ids[row, : len(e.ids)] = e.ids
                 mask[row, : len(e.ids)] = e.attention_mask
                 types[row, : len(e.ids)] = e.type_ids
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+            hidden = self._hidden({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
             if self.pooling == "mean":
                 m = mask[:, :, None].astype(np.float32)
                 vectors = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             else:
                 vectors = hidden[:, 0]
-            if self.normalize:
-                vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+            vectors = self._normalized(vectors)
             for row, i in enumerate(part):
                 out[i] = vectors[row]
-        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+                if spans is not None:
+                    span_out[i] = self._pool_spans(hidden[row], encodings[i], spans[i])
+        vectors = np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+        return vectors if spans is None else (vectors, span_out)
+
+    def _pool_spans(self, hidden: np.ndarray, encoding, spans: list[Span]) -> np.ndarray:
+        offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+        real = (offsets[:, 1] > offsets[:, 0]) & (np.array(encoding.special_tokens_mask) == 0)
+        pooled = np.full((len(spans), hidden.shape[-1]), np.nan, dtype=np.float32)
+        for j, (a, b) in enumerate(spans):
+            inside = real & (offsets[:, 0] >= a) & (offsets[:, 1] <= b)
+            if inside.any():
+                pooled[j] = hidden[: len(offsets)][inside].mean(axis=0)
+        return self._normalized(pooled).astype(np.float32)
+
+
+class TorchTokenEncoder(TokenEncoder):
+    """The transformer of a loaded SentenceTransformer, run by torch (bulk encoding in builds)."""
+
+    def __init__(self, model_dir: Path, transformer):
+        super().__init__(model_dir)
+        self.transformer = transformer  # a transformers PreTrainedModel (SentenceTransformer[0].auto_model)
+
+    def _hidden(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            out = self.transformer(**{k: torch.from_numpy(v) for k, v in feed.items()})
+        return out.last_hidden_state.float().numpy()
+
+
+class OnnxEncoder(TokenEncoder):
+    """Encodes like SentenceTransformer.encode(normalize_embeddings=True), with ONNX Runtime."""
+
+    def __init__(self, model_dir: Path, variant: str = "fp32", threads: int | None = None):
+        import onnxruntime as ort
+
+        ort.disable_telemetry_events()  # no usage events leave the machine (Windows builds send them)
+        path = exported(model_dir, variant)
+        if _pipeline(model_dir) is None or path is None:
+            raise FileNotFoundError(f"no ONNX export of {model_dir} ({variant}); qa.onnx_embed.export() makes one")
+        super().__init__(model_dir)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: on a busy machine spinning workers fight for cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.dim = int(self.session.get_outputs()[0].shape[-1]) if isinstance(self.session.get_outputs()[0].shape[-1], int) else None
+
+    def _hidden(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]

@@ -9,6 +9,7 @@ come back in their original order; chunking and the embedding cache stay in the 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,21 @@ from pathlib import Path
 import numpy as np
 
 from qa.embed import Embedder
+
+
+# A local Ray stays on this machine: no usage-stats report to Ray's server and no prompt about it
+# (ray.init turns them off for a local instance except on nightly wheels; set here for every
+# version, before ray.init, so Ray's own daemons inherit it), no dashboard web server. Ray 2.60's
+# API server still probes the link-local cloud-metadata address once at start (1 s timeout).
+OFFLINE_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_USAGE_STATS_PROMPT_ENABLED": "0"}
+
+
+def start_local(cpus: int) -> None:
+    """Start a local, offline Ray instance with `cpus` CPUs (stop it with `ray.shutdown()`)."""
+    ray = _ray()
+    for k, v in OFFLINE_ENV.items():
+        os.environ.setdefault(k, v)
+    ray.init(num_cpus=max(1, cpus), include_dashboard=False, log_to_driver=False, configure_logging=False)
 
 
 def _ray():
@@ -35,8 +51,14 @@ class EmbedActor:
         self.embedder = Embedder(model_path, batch_size=batch_size)
 
     def __call__(self, batch: dict) -> dict:
-        vectors = self.embedder.encode([str(t) for t in batch["text"]])
-        return {"row": batch["row"], "vector": vectors}
+        texts = [str(t) for t in batch["text"]]
+        if "spans" not in batch:
+            return {"row": batch["row"], "vector": self.embedder.encode(texts)}
+        spans = [json.loads(str(s)) for s in batch["spans"]]
+        vectors, sentences = self.embedder.encode_with_sentences(texts, spans)
+        # Variable-length per row: float32 bytes ("" for none), reshaped by the driver.
+        blobs = np.array([b"" if v is None else np.asarray(v, np.float32).tobytes() for v in sentences], dtype=object)
+        return {"row": batch["row"], "vector": vectors, "sentences": blobs}
 
 
 @dataclass
@@ -51,19 +73,29 @@ class RayEncoder:
     model_batch_size: int = 32
 
     def __call__(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        return self._run(texts, None, progress)[0]
+
+    def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]], progress: bool = False
+                              ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Like `Embedder.encode_with_sentences`, on the actors."""
+        return self._run(texts, spans, progress)
+
+    def _run(self, texts: list[str], spans, progress: bool) -> tuple[np.ndarray, list[np.ndarray | None]]:
         ray = _ray()
         started_here = False
         if not ray.is_initialized():
             if self.address in (None, "", "local"):
-                ray.init(num_cpus=max(1, int(self.actors * self.cpus_per_actor)), include_dashboard=False,
-                         log_to_driver=False, configure_logging=False)
+                start_local(int(self.actors * self.cpus_per_actor))
             else:
                 ray.init(address=self.address, log_to_driver=False, configure_logging=False)
             started_here = True
         try:
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = progress
-            ds = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
+            items = [{"row": i, "text": t} for i, t in enumerate(texts)]
+            if spans is not None:
+                items = [{**item, "spans": json.dumps(s)} for item, s in zip(items, spans)]
+            ds = ray.data.from_items(items)
             out = ds.map_batches(
                 EmbedActor,
                 fn_constructor_kwargs={"model_path": str(self.model_path) if self.model_path else None,
@@ -78,8 +110,15 @@ class RayEncoder:
             if started_here:
                 ray.shutdown()
         if not rows:
-            return np.zeros((0, Embedder.shared(self.model_path).dim), dtype=np.float32)
+            return np.zeros((0, Embedder.shared(self.model_path).dim), dtype=np.float32), []
         order = np.argsort([int(r["row"]) for r in rows])
         if len(order) != len(texts):
             raise RuntimeError(f"Ray returned {len(order)} vectors for {len(texts)} texts")
-        return np.ascontiguousarray(np.vstack([rows[i]["vector"] for i in order]), dtype=np.float32)
+        vectors = np.ascontiguousarray(np.vstack([rows[i]["vector"] for i in order]), dtype=np.float32)
+        sentences: list[np.ndarray | None] = []
+        if spans is not None:
+            dim = vectors.shape[1]
+            for i in order:
+                blob = bytes(rows[i]["sentences"])
+                sentences.append(np.frombuffer(blob, np.float32).reshape(-1, dim) if blob else None)
+        return vectors, sentences

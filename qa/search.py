@@ -13,6 +13,12 @@ import numpy as np
 from qa.store import Snapshot, StoredChunk
 
 MODES = ("hybrid", "dense", "bm25")
+# Stemmed as qa.text.terms() stems them.
+QUESTION_WORDS = frozenset(
+    """what which who whom whose when where whi how do doe did done were been has have had can could would
+    should shall might must i me my you your we our he him his she her it them
+    ani some someth anyth""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,18 @@ class SearchSettings:
     dense_weight: float = 0.6  # share of the cosine in the fused score; the rest is normalized BM25 (tuned on SQuAD articles 1-24)
     fusion: str = "weighted"  # "weighted": scores as above; "rrf": reciprocal rank fusion (for comparison)
     rrf_k: int = 60
+    # Pseudo-relevance feedback (off while prf_passages is 0): the first prf_passages fused hits
+    # expand the query and retrieval runs again. BM25 gets the prf_terms terms most likely in those
+    # passages (RM3: term share in a passage, weighted by the passage's fused score), together
+    # weighing prf_lexical times the question's own terms; the dense query gets prf_dense times
+    # the passages' mean vector added (Rocchio).
+    prf_passages: int = 0
+    prf_terms: int = 10
+    prf_lexical: float = 0.5
+    prf_dense: float = 0.0
+    # Query normalization: leave question words and pronouns ("what", "did", "his", ...) out of the
+    # BM25 query; being rare in prose, they would weigh as much as the words that carry the question.
+    drop_question_words: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,46 @@ def retrieve(
 ) -> list[Hit]:
     if settings.mode not in MODES:
         raise ValueError(f"unknown retrieval mode {settings.mode!r}; choose one of {', '.join(MODES)}")
+    if settings.drop_question_words:
+        question_terms = [t for t in question_terms if t not in QUESTION_WORDS] or question_terms
+    hits = _retrieve(snapshot, question_terms, {}, question_vector, k, settings)
+    if settings.prf_passages <= 0 or not hits:
+        return hits
+    feedback = hits[: settings.prf_passages]
+    expansion: dict[str, float] = {}
+    if settings.prf_lexical > 0 and settings.mode != "dense":
+        expansion = expansion_terms(feedback, settings.prf_terms, settings.prf_lexical * len(question_terms))
+    vector = question_vector
+    if settings.prf_dense > 0 and settings.mode != "bm25":
+        vector = question_vector + settings.prf_dense * snapshot.reconstruct([h.chunk.id for h in feedback]).mean(axis=0)
+        vector = (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
+    if not expansion and vector is question_vector:
+        return hits
+    return _retrieve(snapshot, question_terms, expansion, vector, k, settings)
+
+
+def expansion_terms(feedback: list[Hit], count: int, total: float) -> dict[str, float]:
+    """RM3-style expansion: the `count` terms most probable in the feedback passages, weights summing to `total`."""
+    from qa.text import terms
+
+    weight: dict[str, float] = {}
+    for h in feedback:
+        words = terms(h.chunk.search_text)
+        for t in set(words):
+            weight[t] = weight.get(t, 0.0) + max(h.score, 0.0) * words.count(t) / len(words)
+    chosen = sorted(weight, key=lambda t: (-weight[t], t))[:count]
+    norm = sum(weight[t] for t in chosen) or 1.0
+    return {t: total * weight[t] / norm for t in chosen if weight[t] > 0}
+
+
+def _retrieve(
+    snapshot: Snapshot,
+    question_terms: list[str],
+    expansion: dict[str, float],
+    question_vector: np.ndarray,
+    k: int,
+    settings: SearchSettings,
+) -> list[Hit]:
     depth = max(k, settings.depth)
     dense_hits: dict[int, float] = {}
     if settings.mode != "bm25":
@@ -52,6 +110,8 @@ def retrieve(
         bm25_ids, bm25_scores = np.zeros(0, np.int64), np.zeros(0)
     else:
         bm25_ids, bm25_scores = snapshot.lexical(question_terms)
+        for term, w in expansion.items():
+            bm25_scores = bm25_scores + w * snapshot.lexical([term])[1]
     lexical_hits: dict[int, float] = {}
     if lexical_top is not None:
         lexical_hits = {cid: s for cid, s in lexical_top(question_terms, depth).items() if s > 0}
@@ -70,6 +130,9 @@ def retrieve(
             dense_hits[cid] = float(vec @ question_vector)
     if lexical_top is not None:
         lexical_hits.update(snapshot.lexical_scores(question_terms, [c for c in candidates if c not in lexical_hits]))
+        for term, w in expansion.items():  # here expansion terms re-score the candidates, they add none
+            for cid, s in snapshot.lexical_scores([term], candidates).items():
+                lexical_hits[cid] = lexical_hits.get(cid, 0.0) + w * s
     if len(bm25_scores):
         rows = np.searchsorted(bm25_ids, np.array(candidates, dtype=np.int64))
         rows = np.clip(rows, 0, len(bm25_ids) - 1)

@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -68,7 +68,27 @@ CREATE TABLE IF NOT EXISTS chunks (
     sentences TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    chunk_id INTEGER PRIMARY KEY,
+    vectors BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunk_terms (
+    chunk_id INTEGER PRIMARY KEY,
+    terms TEXT NOT NULL
+);
 """
+
+
+def pack_vectors(vectors: np.ndarray) -> bytes:
+    """Sentence vectors as float16 bytes: half the space, cosines within ~1e-3 of float32."""
+    return np.asarray(vectors, dtype=np.float16).tobytes()
+
+
+def unpack_vectors(blob: bytes | None, dim: int) -> np.ndarray | None:
+    if not blob:
+        return None
+    flat = np.frombuffer(blob, dtype=np.float16)
+    return flat.astype(np.float32).reshape(-1, dim) if len(flat) % dim == 0 else None
 
 
 class IndexProblem(Exception):
@@ -102,6 +122,9 @@ class StoredChunk:
     text: str
     search_text: str
     sentences: tuple[tuple[int, int], ...]
+    # One unit vector per sentence, from the build (NaN rows: encode that sentence at ask time);
+    # None when the store holds none for this chunk.
+    sentence_vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -187,8 +210,12 @@ _CHUNK_COLUMNS = (
 )
 
 
-def _stored_chunk(row) -> StoredChunk:
-    return StoredChunk(*row[:12], sentences=tuple(tuple(s) for s in json.loads(row[12])))
+def _stored_chunk(row, dim: int = 0) -> StoredChunk:
+    sentences = tuple(tuple(s) for s in json.loads(row[12]))
+    vectors = unpack_vectors(row[13], dim) if len(row) > 13 and dim else None
+    if vectors is not None and len(vectors) != len(sentences):
+        vectors = None
+    return StoredChunk(*row[:12], sentences=sentences, sentence_vectors=vectors)
 
 
 class Snapshot:
@@ -204,6 +231,10 @@ class Snapshot:
         uri = f"file:{(folder / 'index.sqlite').as_posix()}?mode=ro&immutable=1"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._db_lock = threading.Lock()
+        # Indexes written before sentence vectors were stored have no such table: sentences are
+        # then encoded at ask time.
+        self._sentence_join = "LEFT JOIN sentence_vectors s ON s.chunk_id = c.id" if self._query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sentence_vectors'") else ""
         self.vectors = faiss.read_index(str(folder / "vectors.faiss"))
         if _is_ivf(self.vectors):
             ivf = faiss.extract_index_ivf(self.vectors)
@@ -257,10 +288,11 @@ class Snapshot:
             part = [int(i) for i in ids[batch : batch + 500]]
             marks = ",".join("?" * len(part))
             for row in self._query(
-                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+                f"SELECT {_CHUNK_COLUMNS}{', s.vectors' if self._sentence_join else ''} FROM chunks c "
+                f"JOIN documents d ON d.id = c.doc_id {self._sentence_join} WHERE c.id IN ({marks})",
                 tuple(part),
             ):
-                out[row[0]] = _stored_chunk(row)
+                out[row[0]] = _stored_chunk(row, self.vectors.d)
         return out
 
     def documents(self) -> list[StoredDocument]:
@@ -323,6 +355,10 @@ class Snapshot:
         orphans = self._query("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)")[0][0]
         if orphans:
             problems.append(f"{orphans} chunks belong to no document")
+        if self._sentence_join:
+            stray = self._query("SELECT COUNT(*) FROM sentence_vectors WHERE chunk_id NOT IN (SELECT id FROM chunks)")[0][0]
+            if stray:
+                problems.append(f"{stray} sentence-vector rows belong to no chunk")
         bm25_ids = set(np.load(self.folder / "bm25_ids.npy", allow_pickle=False).tolist())
         if bm25_ids != row_ids:
             problems.append("BM25 rows differ from chunk rows")
@@ -514,15 +550,17 @@ class Writer:
             ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
             if ids:
                 removed += int(self.vectors.remove_ids(np.array(ids, dtype=np.int64)))
+            self.db.execute("DELETE FROM sentence_vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,))
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return removed
 
     def add(
         self, doc: Document, chunks: list[Chunk], search_texts: list[str], vectors: np.ndarray, chunker: str,
-        stat: tuple[int, int] = (0, 0),
+        stat: tuple[int, int] = (0, 0), sentence_vectors: list[np.ndarray | None] | None = None,
     ) -> None:
-        """Insert a document, its chunks and their vectors; `stat` is the file's (size, mtime_ns)."""
+        """Insert a document, its chunks and their vectors; `stat` is the file's (size, mtime_ns);
+        `sentence_vectors[i]` holds one row per sentence of chunks[i] (or None)."""
         self.db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -539,21 +577,33 @@ class Writer:
                 for c, t in zip(chunks, search_texts)
             ],
         )
+        if sentence_vectors is not None:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO sentence_vectors VALUES (?,?)",
+                [(c.id, pack_vectors(v)) for c, v in zip(chunks, sentence_vectors) if v is not None],
+            )
         if len(chunks):
             self.vectors.add_with_ids(vectors, np.array([c.id for c in chunks], dtype=np.int64))
 
     def _write_bm25(self) -> None:
+        """BM25 over every chunk. Each chunk's stemmed terms are kept in `chunk_terms` when it is first
+        indexed, so a commit re-reads them instead of re-tokenizing the corpus (tokenizing is ~1 MB/s)."""
         import bm25s
 
         from qa.text import terms
 
-        rows = self.db.execute("SELECT id, search_text FROM chunks ORDER BY id").fetchall()
+        missing = self.db.execute(
+            "SELECT id, search_text FROM chunks WHERE id NOT IN (SELECT chunk_id FROM chunk_terms)").fetchall()
+        self.db.executemany("INSERT INTO chunk_terms VALUES (?,?)", [(cid, " ".join(terms(t))) for cid, t in missing])
+        self.db.execute("DELETE FROM chunk_terms WHERE chunk_id NOT IN (SELECT id FROM chunks)")
+        self.db.commit()
+        rows = self.db.execute("SELECT chunk_id, terms FROM chunk_terms ORDER BY chunk_id").fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         np.save(self.tmp / "bm25_ids.npy", ids, allow_pickle=False)
         if not rows:
             return
         bm25 = bm25s.BM25()
-        bm25.index([terms(r[1]) for r in rows], show_progress=False)
+        bm25.index([r[1].split() for r in rows], show_progress=False)
         bm25.save(str(self.tmp / "bm25"), allow_pickle=False)
 
     def commit(self, manifest: dict) -> str:
@@ -598,25 +648,44 @@ class EmbeddingCache:
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, vector BLOB, PRIMARY KEY (model, text_hash))"
         )
+        # Sentence vectors of a chunk text, keyed by the hash of the text and its sentence spans.
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS sentences (model TEXT, key TEXT, vectors BLOB, PRIMARY KEY (model, key))"
+        )
 
-    def get(self, model: str, hashes: list[str], dim: int) -> dict[str, np.ndarray]:
-        out = {}
-        unique = list(dict.fromkeys(hashes))
+    def _rows(self, table: str, key_column: str, value_column: str, model: str, keys: list[str]):
+        unique = list(dict.fromkeys(keys))
         for i in range(0, len(unique), 500):
             part = unique[i : i + 500]
             marks = ",".join("?" * len(part))
-            for h, blob in self.db.execute(
-                f"SELECT text_hash, vector FROM vectors WHERE model = ? AND text_hash IN ({marks})", (model, *part)
-            ):
-                vec = np.frombuffer(blob, dtype=np.float32)
-                if vec.shape == (dim,):
-                    out[h] = vec
+            yield from self.db.execute(
+                f"SELECT {key_column}, {value_column} FROM {table} WHERE model = ? AND {key_column} IN ({marks})",
+                (model, *part),
+            )
+
+    def get(self, model: str, hashes: list[str], dim: int) -> dict[str, np.ndarray]:
+        out = {}
+        for h, blob in self._rows("vectors", "text_hash", "vector", model, hashes):
+            vec = np.frombuffer(blob, dtype=np.float32)
+            if vec.shape == (dim,):
+                out[h] = vec
         return out
 
     def put(self, model: str, items: dict[str, np.ndarray]) -> None:
         self.db.executemany(
             "INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
             [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
+        )
+        self.db.commit()
+
+    def get_sentences(self, model: str, keys: list[str], dim: int) -> dict[str, np.ndarray | None]:
+        """Sentence vectors by key; None for texts the model gives none for (not a plain pipeline)."""
+        return {key: unpack_vectors(blob, dim) for key, blob in self._rows("sentences", "key", "vectors", model, keys)}
+
+    def put_sentences(self, model: str, items: dict[str, np.ndarray | None]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO sentences VALUES (?,?,?)",
+            [(model, key, b"" if v is None else pack_vectors(v)) for key, v in items.items()],
         )
         self.db.commit()
 

@@ -29,6 +29,7 @@ may find a document it was reading removed by the new one; it then skips that ch
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -44,7 +45,8 @@ import numpy as np
 from qa.chunk import Chunk
 from qa.settings import FORMAT_VERSION
 from qa.sources import Document, Section
-from qa.store import FaissStore, IndexIncompatible, IndexMissing, StoredChunk, StoredDocument, check_format
+from qa.store import (FaissStore, IndexIncompatible, IndexMissing, StoredChunk, StoredDocument, check_format, pack_vectors,
+                      unpack_vectors)
 
 try:
     from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -61,6 +63,7 @@ logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_QuietIte
 TEXT_PIECE = 16_000  # characters per VARCHAR piece: at most 64 000 bytes of UTF-8, under Milvus's 65 535
 MAX_VARCHAR = 65_535
 BATCH = 500
+SEARCH_LIMIT = 16_384  # Milvus's largest top-k
 STRONG = {"consistency_level": "Strong"}  # a server then shows every write to the next read
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, so both stores score alike
 CHUNK_FIELDS = ["chunk_id", "doc_id", "source", "title", "start", "end", "line_start", "line_end", "page",
@@ -124,6 +127,7 @@ class MilvusStore:
         self.local = FaissStore(local)  # only for its lock
         self.root = Path(local)
         self.names = {k: f"{self.prefix}_{k}" for k in ("chunks", "docs", "texts", "versions", "changes")}
+        self._sentence_field: bool | None = None
 
     @property
     def client(self) -> MilvusClient:
@@ -183,6 +187,15 @@ class MilvusStore:
         return MilvusWriter(self, base, dim)
 
     # -- collections -------------------------------------------------------------------------
+    def has_sentence_vectors(self) -> bool:
+        """Whether the chunk collection holds sentence vectors (collections made by older qa do not)."""
+        if self._sentence_field is None:
+            if not self.client.has_collection(self.names["chunks"]):
+                return False  # not known until the collection exists
+            fields = self.client.describe_collection(self.names["chunks"])["fields"]
+            self._sentence_field = any(f["name"] == "sentence_vectors" for f in fields)
+        return self._sentence_field
+
     def vector_dim(self) -> int | None:
         if not self.client.has_collection(self.names["chunks"]):
             return None
@@ -204,7 +217,7 @@ class MilvusStore:
             s.add_field("ord", DataType.INT64)
             for name in ("start", "end", "line_start", "line_end", "page"):
                 s.add_field(name, DataType.INT64)
-            for name in ("section", "text", "search_text", "sentences"):
+            for name in ("section", "text", "search_text", "sentences", "sentence_vectors"):
                 s.add_field(name, DataType.VARCHAR, max_length=MAX_VARCHAR)
             s.add_field("terms", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True, enable_match=True,
                         analyzer_params={"tokenizer": "standard"})
@@ -317,6 +330,7 @@ class MilvusSnapshot:
         check_format(self.manifest, Path(store.spec))
         self.folder = None
         self.floor = v_floor = int(row["floor"])
+        self._df: dict[str, int] = {}  # document frequency per term (a version never changes)
         v, floor = self.number, v_floor
         base = f"v_from >= {floor} and v_from <= {v}"
         replaced, touched = ([], []) if row["settled"] else store.changes(v)
@@ -337,7 +351,7 @@ class MilvusSnapshot:
         if k <= 0:
             return [[] for _ in range(len(query_vectors))]
         res = self._client.search(self.store.names["chunks"], data=[list(map(float, q)) for q in query_vectors],
-                                  anns_field="vector", filter=self._where("chunks"), limit=min(k, 16384),
+                                  anns_field="vector", filter=self._where("chunks"), limit=min(k, SEARCH_LIMIT),
                                   output_fields=["chunk_id"], search_params={"metric_type": "IP"}, **STRONG)
         return [[(int(h["entity"]["chunk_id"]), float(h["distance"])) for h in hits] for hits in res]
 
@@ -346,7 +360,7 @@ class MilvusSnapshot:
         if not text or k <= 0:
             return {}
         res = self._client.search(self.store.names["chunks"], data=[text], anns_field="sparse",
-                                  filter=self._where("chunks", extra), limit=min(k, 16384),
+                                  filter=self._where("chunks", extra), limit=min(k, SEARCH_LIMIT),
                                   output_fields=["chunk_id"], search_params={"metric_type": "BM25"}, **STRONG)
         # Milvus reports the BM25 score as the distance (Milvus Lite negates it): the score is its size.
         return {int(h["entity"]["chunk_id"]): abs(float(h["distance"])) for h in res[0]}
@@ -374,21 +388,26 @@ class MilvusSnapshot:
                 vecs[int(r["chunk_id"])] = np.asarray(r["vector"], dtype=np.float32)
         return np.vstack([vecs[int(i)] for i in ids])
 
-    @staticmethod
-    def _chunk(r: dict) -> StoredChunk:
+    def _chunk(self, r: dict) -> StoredChunk:
+        sentences = tuple(tuple(s) for s in json.loads(r["sentences"]))
+        vectors = None
+        if r.get("sentence_vectors"):
+            vectors = unpack_vectors(base64.b64decode(r["sentence_vectors"]), int(self.manifest["model"]["dim"]))
+            vectors = vectors if vectors is not None and len(vectors) == len(sentences) else None
         return StoredChunk(
             id=int(r["chunk_id"]), doc_id=r["doc_id"], source=r["source"], title=r["title"], start=int(r["start"]),
             end=int(r["end"]), line_start=int(r["line_start"]), line_end=int(r["line_end"]),
             page=None if int(r["page"]) < 0 else int(r["page"]), section=r["section"], text=r["text"],
-            search_text=r["search_text"], sentences=tuple(tuple(s) for s in json.loads(r["sentences"])),
+            search_text=r["search_text"], sentences=sentences, sentence_vectors=vectors,
         )
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         out: dict[int, StoredChunk] = {}
+        fields = CHUNK_FIELDS + (["sentence_vectors"] if self.store.has_sentence_vectors() else [])
         for i in range(0, len(ids), BATCH):
             part = [int(x) for x in ids[i:i + BATCH]]
             for r in self._client.query(self.store.names["chunks"], filter=self._where("chunks", f"chunk_id in {_in(part)}"),
-                                        output_fields=CHUNK_FIELDS, **STRONG):
+                                        output_fields=fields, **STRONG):
                 out[int(r["chunk_id"])] = self._chunk(r)
         return out
 
@@ -408,15 +427,24 @@ class MilvusSnapshot:
         return {r["source"]: (r["size"], r["mtime_ns"]) for r in self._doc_rows()}
 
     def idf(self, query_terms: list[str]) -> dict[str, float]:
-        """BM25 inverse document frequency of each term over all chunks (document frequency from
-        Milvus's text match on the analyzed terms field)."""
-        n = self.store.count("chunks", self._where("chunks"))
-        out = {}
-        for t in dict.fromkeys(query_terms):
-            token = bm25_terms([t])
-            df = self.store.count("chunks", self._where("chunks", f"text_match(terms, {json.dumps(token, ensure_ascii=False)})")) if n else 0
-            out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
-        return out
+        """BM25 inverse document frequency of each term over all chunks of this version. The chunk
+        count is the manifest's (checked at commit); a term's document frequency is the number of
+        chunks its BM25 search finds (every chunk holding the term scores above 0), counted by text
+        match only past the search limit. Milvus Lite scans every row in Python for a count or a
+        text match (about 0.5 s each on 4k chunks), its BM25 search uses the inverted index."""
+        n = int(self.manifest.get("counts", {}).get("chunks", 0)) or self.store.count("chunks", self._where("chunks"))
+        todo = [t for t in dict.fromkeys(query_terms) if t not in self._df]
+        if todo and n:
+            res = self._client.search(self.store.names["chunks"], data=[bm25_terms([t]) for t in todo],
+                                      anns_field="sparse", filter=self._where("chunks"), limit=SEARCH_LIMIT,
+                                      output_fields=["chunk_id"], search_params={"metric_type": "BM25"}, **STRONG)
+            for t, hits in zip(todo, res):
+                df = len(hits)
+                if df >= SEARCH_LIMIT:
+                    token = json.dumps(bm25_terms([t]), ensure_ascii=False)
+                    df = self.store.count("chunks", self._where("chunks", f"text_match(terms, {token})"))
+                self._df[t] = df
+        return {t: float(np.log(1 + (n - self._df.get(t, 0) + 0.5) / (self._df.get(t, 0) + 0.5))) for t in query_terms}
 
     def _blob(self, doc_id_or_source: str) -> dict | None:
         key = json.dumps(doc_id_or_source, ensure_ascii=False)
@@ -549,8 +577,15 @@ class MilvusWriter:
             self._replaced.add(doc_id)
         return removed
 
+    def _sentence_field(self, vectors: np.ndarray | None) -> dict:
+        """Sentence vectors as base64 float16 text ("" when absent or too long for a field)."""
+        if not self.store.has_sentence_vectors():
+            return {}
+        text = base64.b64encode(pack_vectors(vectors)).decode() if vectors is not None else ""
+        return {"sentence_vectors": text if len(text) <= MAX_VARCHAR else ""}
+
     def add(self, doc: Document, chunks: list[Chunk], search_texts: list[str], vectors: np.ndarray, chunker: str,
-            stat: tuple[int, int] = (0, 0)) -> None:
+            stat: tuple[int, int] = (0, 0), sentence_vectors: list[np.ndarray | None] | None = None) -> None:
         from qa.text import terms
 
         blob = json.dumps({"text": doc.text, "pages": list(doc.pages),
@@ -566,8 +601,8 @@ class MilvusWriter:
              "ord": c.ord, "start": c.start, "end": c.end, "line_start": c.line_start, "line_end": c.line_end,
              "page": -1 if c.page is None else c.page, "section": c.section, "text": c.text, "search_text": t,
              "sentences": json.dumps([list(s) for s in c.sentences]), "terms": bm25_terms(terms(t)),
-             "vector": np.asarray(v, dtype=np.float32).tolist()}
-            for c, t, v in zip(chunks, search_texts, vectors)
+             "vector": np.asarray(v, dtype=np.float32).tolist(), **self._sentence_field(sv)}
+            for c, t, v, sv in zip(chunks, search_texts, vectors, sentence_vectors or [None] * len(chunks))
         ])
         self._insert("docs", [self._doc_row(r)])  # last: a document row means its chunks are in
         self._docs[doc.source] = r
@@ -592,6 +627,8 @@ class MilvusWriter:
         self._counts = (docs, chunks)
         self.store.settle(row)
         self.store.collect()
+        # No flush: Milvus Lite keeps BM25 statistics per sealed segment (not per collection), so
+        # sealing each build would make an updated index rank differently from a full rebuild.
         return f"v{self.number:06d}"
 
     def abort(self) -> None:

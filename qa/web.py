@@ -32,6 +32,11 @@ MAX_TURNS = 20  # conversation turns kept on the page; older ones drop off the t
 CHAT_PASSAGES = 3  # cited passages shown under each answer
 ASK_CONCURRENCY = 4  # questions answered at once; more wait in the queue (2 cores do the work)
 QUEUE_SIZE = 200  # questions and uploads waiting at most; 20 people asking at once fit easily
+# Gradio keeps a copy of the page's component config (~40–60 KB) for every session it has seen,
+# 10,000 by default, and each call of the plain HTTP API (`/gradio_api/call/ask` without a session)
+# is a new session: memory grew ~55 MB per 1,000 questions until that cap. Oldest sessions go first;
+# a browser tab idle through this many other sessions starts a fresh conversation.
+SESSION_CAPACITY = 1000
 
 SEED_EXAMPLES = [
     "What was the average social worker caseload in Kent in September 2021?",
@@ -561,6 +566,7 @@ def launch(demo, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str
     return demo.launch(
         server_name=host, server_port=port, auth=auth, max_file_size=max_upload_bytes,
         prevent_thread_lock=not block, quiet=quiet, show_error=False, ssr_mode=False, footer_links=["api"],
+        state_session_capacity=SESSION_CAPACITY,
         **options,
     )
 

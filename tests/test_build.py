@@ -67,10 +67,10 @@ def test_a_build_that_fails_midway_leaves_the_previous_index_answering(corpus, t
     (corpus / "new.txt").write_text("Otters returned to the river Wey in 2019 after fifty years away.")
     (corpus / "lighthouse.txt").write_text("This file was rewritten and no longer mentions the keeper.")
 
-    def boom(self, texts, progress=False):
+    def boom(self, texts, spans, progress=False):
         raise RuntimeError("embedding crashed")
 
-    monkeypatch.setattr(Embedder, "encode", boom)
+    monkeypatch.setattr(Embedder, "encode_with_sentences", boom)
     with pytest.raises(RuntimeError, match="embedding crashed"):
         Index(tmp_path / "ix").build([corpus], progress=False)
     monkeypatch.undo()

@@ -67,6 +67,63 @@ def test_askers_get_answers_with_no_failures_while_new_versions_are_published(se
     assert ix.check() == []
 
 
+def _serve(ix, sources):
+    from qa.web import launch, make_app
+
+    demo = make_app(ix, sources)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch(demo, "127.0.0.1", port, block=False, quiet=True)
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+def test_the_web_server_forgets_the_oldest_sessions_beyond_its_capacity(seeds_copy, seeds_index, monkeypatch):
+    # Each plain HTTP API call is a new Gradio session; Gradio kept 10,000 of them by default
+    # (~55 MB of RSS per 1,000 questions in benchmarks/load.py).
+    import httpx
+
+    import qa.web
+
+    monkeypatch.setattr(qa.web, "SESSION_CAPACITY", 5)
+    demo, url = _serve(seeds_index, seeds_copy)
+
+    async def ask_many(n):
+        async with httpx.AsyncClient(timeout=60) as client:
+            return [await load.ask(client, url, f"Who chairs the review meetings? ({i})") for i in range(n)]
+
+    try:
+        answers = asyncio.run(ask_many(15))
+        held = len(demo.state_holder.session_data)
+    finally:
+        demo.close()
+    assert all(a["passages"] for a in answers)
+    assert held <= 5
+
+
+def test_the_sessions_the_web_server_keeps_fit_well_inside_the_load_bound(seeds_copy, seeds_index):
+    import gc
+    import tracemalloc
+
+    from qa.web import SESSION_CAPACITY
+
+    demo, _ = _serve(seeds_index, seeds_copy)
+    try:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(200):
+            demo.state_holder[f"probe-{i}"]  # what a request without a session of its own creates
+        per_session = (tracemalloc.get_traced_memory()[0] - before) / 200
+        tracemalloc.stop()
+        capacity = demo.state_holder.capacity
+    finally:
+        demo.close()
+    assert capacity == SESSION_CAPACITY
+    # Python-level bytes; RSS is ~1.5× that. Half the 100 MB bound of benchmarks/load.py.
+    assert capacity * per_session <= 50 * 2**20, f"{capacity} sessions × {per_session / 1024:.0f} KiB"
+
+
 def test_the_load_script_refuses_anything_but_loopback():
     load.require_loopback("http://127.0.0.1:7860/")
     load.require_loopback("http://localhost:7860/")

@@ -150,3 +150,23 @@ def test_watch_keeps_the_index_in_step_with_a_folder(tmp_path):
         stop.set()
         t.join(timeout=30)
     assert ix.check() == []
+
+
+def test_an_update_tokenizes_only_the_new_chunks_for_bm25(tmp_path, monkeypatch):
+    import qa.text
+
+    write_corpus(tmp_path / "docs", 6)
+    ix = Index(tmp_path / "ix")
+    ix.build([tmp_path / "docs"], progress=False)
+    (tmp_path / "docs" / "doc0100.txt").write_text(document(100))
+    tokenized: list[str] = []
+    original = qa.text.terms
+    monkeypatch.setattr(qa.text, "terms", lambda text: tokenized.append(text) or original(text))
+    report = ix.build([tmp_path / "docs"], progress=False)
+    monkeypatch.undo()
+    new_chunks = len(ix.snapshot().doc_chunks(next(d.id for d in ix.snapshot().documents() if d.source.endswith("doc0100.txt"))))
+    assert report.added == ["docs/doc0100.txt"]
+    assert 0 < len(tokenized) <= new_chunks
+    full = Index(tmp_path / "full")
+    full.build([tmp_path / "docs"], progress=False)
+    assert state(ix) == state(full)
