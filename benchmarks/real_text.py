@@ -6,6 +6,9 @@ About 21,000 chunks of real prose (48 Wikipedia articles, 5,183 abstracts), buil
 `qa build` as a user would (a fresh index and embedding cache unless --keep), then warm `ask()`
 latency over a fixed sample of SQuAD questions and SciFact claims. Prints build seconds, chunks/s,
 MB of text/s, peak RSS of the build process, index size on disk, and ask p50/p95/p99.
+`--vectors-from A.sqlite B.sqlite` seeds the embedding cache from other indexes' caches (e.g. the
+`qa eval` indexes under /tmp/qa-eval): the build then does everything but run the model, which
+measures what the rest of a build costs at this size; encoder speed is measured on its own.
 The documents are written by `qa eval` (`qa.evaluate.squad_documents`, `scifact_documents`).
 """
 
@@ -16,6 +19,7 @@ import json
 import random
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -27,11 +31,27 @@ def folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
+def seed_cache(target: Path, sources: list[Path]) -> None:
+    from qa.store import EmbeddingCache
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    EmbeddingCache(target).close()  # creates the tables
+    db = sqlite3.connect(target)
+    for n, source in enumerate(sources):
+        db.execute(f"ATTACH DATABASE ? AS s{n}", (str(source),))
+        db.execute(f"INSERT OR IGNORE INTO vectors SELECT * FROM s{n}.vectors")
+        db.execute(f"INSERT OR IGNORE INTO sentences SELECT * FROM s{n}.sentences")
+        db.commit()
+        db.execute(f"DETACH DATABASE s{n}")
+    db.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", default="/tmp/qa-real/index")
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--keep", action="store_true", help="reuse an existing index (time asks only)")
+    ap.add_argument("--vectors-from", nargs="*", default=[], help="embeddings.sqlite files to seed the cache from")
     args = ap.parse_args()
 
     from qa import evaluate as ev
@@ -44,6 +64,9 @@ def main() -> None:
     out: dict = {"text_mb": round(text_mb, 2)}
     if not args.keep or not index.exists():
         shutil.rmtree(index, ignore_errors=True)
+        if args.vectors_from:
+            seed_cache(index / "embeddings.sqlite", [Path(f) for f in args.vectors_from])
+            out["vectors_from_cache"] = True
         started = time.perf_counter()
         # A separate process, as a user runs it: its peak RSS is the build's alone.
         done = subprocess.run([sys.executable, "-m", "qa.cli", "build", str(squad_docs), str(scifact_docs),
