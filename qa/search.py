@@ -26,7 +26,7 @@ class SearchSettings:
     mode: str = "hybrid"
     depth: int = 50  # candidates taken from each retriever before fusion
     dense_weight: float = 0.6  # share of the cosine in the fused score; the rest is normalized BM25 (tuned on SQuAD articles 1-24)
-    fusion: str = "weighted"  # "weighted": scores as above; "rrf": reciprocal rank fusion (for comparison)
+    fusion: str = "weighted"  # "weighted": scores as above; "rrf": reciprocal rank fusion (for comparison); "minmax": cosine min-max scaled over the candidates
     rrf_k: int = 60
     # Pseudo-relevance feedback (off while prf_passages is 0): the first prf_passages fused hits
     # expand the query and retrieval runs again. BM25 gets the prf_terms terms most likely in those
@@ -40,6 +40,7 @@ class SearchSettings:
     # Query normalization: leave question words and pronouns ("what", "did", "his", ...) out of the
     # BM25 query; being rare in prose, they would weigh as much as the words that carry the question.
     drop_question_words: bool = False
+    document_weight: float = 0.0  # add this share of the best other passage's score of the same document
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,9 @@ def _retrieve(
                 rrf[cid] = rrf.get(cid, 0.0) + 1 / (settings.rrf_k + rank)
         top = max(rrf.values(), default=1.0)
         rrf = {cid: value / top for cid, value in rrf.items()}
+    dense_low, dense_high = 0.0, 1.0
+    if settings.fusion == "minmax" and dense_hits:
+        dense_low, dense_high = min(dense_hits.values()), max(dense_hits.values())
     hits = []
     for cid in candidates:
         if cid not in chunks:
@@ -162,7 +166,26 @@ def _retrieve(
         elif settings.fusion == "rrf":
             score = rrf.get(cid, 0.0)
         else:
-            score = settings.dense_weight * dense + (1 - settings.dense_weight) * lexical
+            scaled = (dense - dense_low) / ((dense_high - dense_low) or 1.0)
+            score = settings.dense_weight * scaled + (1 - settings.dense_weight) * lexical
         hits.append(Hit(chunks[cid], score, dense, lexical))
+    if settings.document_weight > 0:
+        hits = _with_document_evidence(hits, settings.document_weight)
     hits.sort(key=lambda h: (-h.score, h.chunk.id))
     return hits
+
+
+def _with_document_evidence(hits: list[Hit], weight: float) -> list[Hit]:
+    """Add `weight` times the best score of another passage of the same document among the candidates."""
+    best: dict[str, list[float]] = {}
+    for h in hits:
+        top2 = best.setdefault(h.chunk.doc_id, [])
+        top2.append(h.score)
+        top2.sort(reverse=True)
+        del top2[2:]
+    out = []
+    for h in hits:
+        first, *rest = best[h.chunk.doc_id]
+        other = first if h.score < first else (rest[0] if rest else 0.0)
+        out.append(Hit(h.chunk, h.score + weight * other, h.dense, h.lexical))
+    return out

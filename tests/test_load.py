@@ -12,6 +12,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import platform
 import shutil
 import socket
 import subprocess
@@ -122,6 +123,44 @@ def test_the_sessions_the_web_server_keeps_fit_well_inside_the_load_bound(seeds_
     assert capacity == SESSION_CAPACITY
     # Python-level bytes; RSS is ~1.5× that. Half the 100 MB bound of benchmarks/load.py.
     assert capacity * per_session <= 50 * 2**20, f"{capacity} sessions × {per_session / 1024:.0f} KiB"
+
+
+ARENAS_AFTER_TWELVE_THREADS = """
+import ctypes, os, sys, tempfile, threading
+if sys.argv[1] == "limit":
+    import qa.web
+    assert qa.web.limit_malloc_arenas()
+libc = ctypes.CDLL(None)
+done = threading.Event()
+def work():
+    held = [bytes(1000) for _ in range(2000)]
+    done.wait()
+threads = [threading.Thread(target=work) for _ in range(12)]
+for t in threads:
+    t.start()
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes, libc.malloc_info.argtypes = [ctypes.c_char_p] * 2, [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+path = os.path.join(tempfile.mkdtemp(), "malloc.xml")
+f = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, f)
+libc.fclose(f)
+done.set()
+print(open(path).read().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc arenas")
+def test_the_server_caps_malloc_arenas_so_worker_threads_share_them():
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+
+    def arenas(mode):
+        out = subprocess.run([sys.executable, "-c", ARENAS_AFTER_TWELVE_THREADS, mode], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=120, check=True)
+        return int(out.stdout.split()[-1])
+
+    assert arenas("default") > 2  # glibc: one arena per thread, up to 8 per core
+    assert arenas("limit") <= 2
 
 
 def test_the_load_script_refuses_anything_but_loopback():
