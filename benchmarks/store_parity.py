@@ -28,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
     settings = ev.Settings()
     articles = ev.squad_articles()
-    memo = ev.VectorMemo(ev.Embedder.shared())
+    memo = ev.memo_for(settings)
     faiss_ix = ev.squad_index(settings, memo, articles, log=lambda m: None)
     docs = ev.CACHE / "squad-docs"
     folder = Path(tempfile.mkdtemp(prefix="qa-parity-"))
@@ -37,7 +37,8 @@ def main() -> None:
         shutil.copy(Path(faiss_ix.path) / "embeddings.sqlite", folder / "index" / "embeddings.sqlite")
         milvus_ix = ev.EvalIndex(folder / "index", memo, settings)
         milvus_ix.store = open_store(f"milvus://{folder}/squad.db", milvus_ix.path)
-        report = ev.Index(folder / "index", chunking=settings.chunk, store=f"milvus://{folder}/squad.db").build(
+        report = ev.Index(folder / "index", chunking=settings.chunk, store=f"milvus://{folder}/squad.db",
+                          precision=memo.embedder.precision).build(
             [docs], progress=False, log=lambda m: None)
         print(report.summary())
         if not args.no_flush:  # one build is one segment either way, so BM25 statistics do not change;

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.search import QUESTION_WORDS, Hit
+from qa.search import Hit
 from qa.text import LineMap, terms, tidy
 
 
@@ -25,7 +25,6 @@ class AnswerSettings:
     answer_type_weight: float = 0.1  # bonus when the sentence holds the kind of thing asked for
     found_threshold: float = 0.55  # below this the sources are taken not to answer (qa eval abstention: chosen on articles 1-24)
     duplicate_similarity: float = 0.8  # word-set overlap at which two passages count as one quote
-    drop_question_words: bool = False  # leave question words ("what", "did", ...) out of a sentence's term coverage
 
 
 @dataclass(frozen=True)
@@ -147,8 +146,6 @@ def select(
     top = hits[: max(k, settings.passages_scored)]
     head = min(settings.passages_scored, len(top))
     q_terms = set(terms(question))
-    if settings.drop_question_words:
-        q_terms = (q_terms - QUESTION_WORDS) or q_terms
     total_idf = sum(idf.get(t, 0.0) for t in q_terms) or 1.0
 
     sentence_refs: list[tuple[int, int, tuple[int, int]]] = []  # (passage, sentence, span)

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SYSTEMS = ("qa", "txtai", "langchain")
+SYSTEMS = ("qa", "qa-int8", "txtai", "langchain")  # qa-int8: qa with --precision int8
 
 
 # -- corpus ---------------------------------------------------------------------------------------
@@ -46,15 +46,17 @@ def passages(docs: Path) -> list[tuple[int, str, str]]:
     """(id, embedding text, passage text) of every chunk qa cuts from the files."""
     from qa.chunk import chunk_document, embedding_text
     from qa.clean import boilerplate
+    from qa.embed import Embedder
     from qa.settings import ChunkSettings
     from qa.sources import Document, find_files, load
 
     settings = ChunkSettings()
+    count_tokens = Embedder.shared().token_counter()
     out = []
     for f in find_files([docs]).files:
         doc = load(f)
         if isinstance(doc, Document):
-            for c in chunk_document(doc, boilerplate(doc.text), settings):
+            for c in chunk_document(doc, boilerplate(doc.text), settings, count_tokens):
                 out.append((len(out), embedding_text(c, doc.title, settings), c.text))
     return out
 
@@ -73,10 +75,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 # -- one system, in its own process ------------------------------------------------------------------
-def _qa_system(docs: Path, index: Path):
+def _qa_system(docs: Path, index: Path, precision: str = "fp32"):
     from qa.index import Index
 
-    ix = Index(index)
+    ix = Index(index, precision=precision)
     ix.build([docs], progress=False, log=lambda m: None)
     chunks = ix.stats()["chunks"]
     return chunks, lambda q: [p.text for p in ix.ask(q, k=5).passages]
@@ -120,7 +122,13 @@ def worker(system: str, docs: Path, index: Path, qfile: Path) -> dict:
     elif system == "langchain":
         import langchain_community.vectorstores  # noqa: F401
         import langchain_huggingface  # noqa: F401
-    make = {"qa": _qa_system, "txtai": _txtai_system, "langchain": _langchain_system}[system]
+    if system.startswith("qa"):  # the ONNX graphs are exported once per machine, like a model download
+        from qa import onnx_embed
+        from qa.embed import bundled_model_path
+
+        onnx_embed.export(bundled_model_path(), "int8" if system == "qa-int8" else "fp32")
+    make = {"qa": _qa_system, "qa-int8": lambda d, i: _qa_system(d, i, "int8"),
+            "txtai": _txtai_system, "langchain": _langchain_system}[system]
     started = time.perf_counter()
     chunks, search = make(docs, index)
     build_s = time.perf_counter() - started
@@ -174,7 +182,7 @@ def run(sizes: list[int], systems: list[str], questions: int = 100, cold_runs: i
                     log(f"{system} at {n} articles failed: {why}{hint}")
                     continue
                 row = {"articles": n, **json.loads(done.stdout.strip().splitlines()[-1])}
-                if system == "qa" and cold_runs:
+                if system.startswith("qa") and cold_runs:
                     q = json.loads(qfile.read_text())[0]["q"]
                     cold = cold_ask(index, q, cold_runs)
                     row["cold_ask_s"] = round(statistics.median(cold), 2)
@@ -196,11 +204,12 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         by_size.setdefault(r["articles"], {})[r["system"]] = r
     for n, group in by_size.items():
-        ours = group.get("qa")
-        for peer, theirs in group.items():
-            if ours and peer != "qa":
+        for mine, ours in group.items():
+            for peer, theirs in group.items():
+                if not mine.startswith("qa") or peer.startswith("qa"):
+                    continue
                 lines.append(
-                    f"{n} articles, qa/{peer}: build throughput ×{ours['chunks_per_s'] / theirs['chunks_per_s']:.2f}, "
+                    f"{n} articles, {mine}/{peer}: build throughput ×{ours['chunks_per_s'] / theirs['chunks_per_s']:.2f}, "
                     f"query p50 ×{ours['p50_ms'] / theirs['p50_ms']:.2f} (lower is faster), "
                     f"recall@5 {ours['recall@5']:.3f} vs {theirs['recall@5']:.3f}"
                 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.clean import Skip, kept_segments
@@ -16,6 +17,8 @@ from qa.sources import Document
 from qa.text import LineMap, sentences, tidy
 
 Span = tuple[int, int]
+TokenCounter = Callable[[list[str]], list[int]]  # the model's token count of each text, special tokens left out
+SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every embedded text
 
 
 @dataclass(frozen=True)
@@ -89,18 +92,33 @@ def _heading_only(doc: Document, start: int, end: int) -> bool:
     return any(s.start == start and s.path and text == s.path[-1] for s in doc.sections)
 
 
-def chunk_document(doc: Document, skips: list[Skip], settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:
+def chunk_document(doc: Document, skips: list[Skip], settings: ChunkSettings = ChunkSettings(),
+                   count_tokens: TokenCounter | None = None) -> list[Chunk]:
+    """Cut a document into chunks of whole sentences, at most `settings.max_chars` long and, given
+    the model's `count_tokens`, at most `settings.max_tokens` tokens as embedded (title included)."""
     lines = LineMap.of(doc.text)
     section_starts = [s.start for s in doc.sections]
     chunks: list[Chunk] = []
+    heading_tokens: dict[str, int] = {}
     for spans in sentence_spans(doc, skips, settings.max_chars):
         # A chunk keeps to the page and section its first sentence starts in, so that the page and
         # section it cites hold every sentence it may answer with (a sentence may run on over a page).
         place = [(bisect.bisect_right(doc.pages, a), bisect.bisect_right(section_starts, a)) for a, _ in spans] if doc.pages or doc.sections else None
+        # The model reads only its first max_tokens: text past them would be in no dense vector.
+        tokens = count_tokens([tidy(doc.text[a:b]) for a, b in spans]) if count_tokens and settings.max_tokens else None
         i = 0
         while i < len(spans):
             j = i + 1
+            if tokens is not None:
+                heading = _embedding_heading(section_at(doc, spans[i][0]), doc.title, settings)
+                if heading not in heading_tokens:
+                    heading_tokens[heading] = count_tokens([f"{heading}:"])[0] if heading else 0
+                used = SPECIAL_TOKENS + heading_tokens[heading] + tokens[i]
             while j < len(spans) and spans[j][1] - spans[i][0] <= settings.max_chars and (place is None or place[j] == place[i]):
+                if tokens is not None:
+                    if used + tokens[j] > settings.max_tokens:
+                        break
+                    used += tokens[j]
                 j += 1
             start, end = spans[i][0], spans[j - 1][1]
             if place is not None and j < len(spans) and place[j] != place[i] and _heading_only(doc, start, end):
@@ -135,12 +153,14 @@ def chunk_document(doc: Document, skips: list[Skip], settings: ChunkSettings = C
 def embedding_text(chunk: Chunk, title: str, settings: ChunkSettings = ChunkSettings()) -> str:
     """What the model sees for a chunk: tidy text, optionally led by its title and section."""
     body = tidy(chunk.text)
-    if not settings.title_in_embedding:
-        return body
-    heading = chunk.section or title
+    heading = _embedding_heading(chunk.section, title, settings)
     if heading and not body.startswith(heading):
         return f"{heading}: {body}"
     return body
+
+
+def _embedding_heading(section: str, title: str, settings: ChunkSettings) -> str:
+    return (section or title) if settings.title_in_embedding else ""
 
 
 def sentence_spans_in(embedded: str, chunk: Chunk) -> list[Span]:

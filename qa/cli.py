@@ -88,6 +88,7 @@ def build(
     store: Optional[str] = StoreOption,
     ray: Optional[str] = typer.Option(None, "--ray", help="Embed with Ray Data: 'local' starts a local Ray, 'auto' joins this machine's, or a cluster address (ray://head:10001)."),
     ray_actors: int = typer.Option(2, "--ray-actors", help="Embedding actors (one model each) with --ray."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Model weights: fp32 or int8 (about twice as fast to build; see README). Default: what the index was built with, else fp32."),
 ):
     """Build or update an index from files and folders (.txt .md and more)."""
     from qa.index import Index, NoSources
@@ -95,13 +96,13 @@ def build(
     from qa.store import IndexProblem
 
     try:
-        ix = Index(index, model=model, store=store)
+        ix = Index(index, model=model, store=store, precision=precision)
         if ray is not None:
             from qa.ray_embed import RayEncoder, _ray
 
             _ray()  # a missing extra fails here, naming it
-            ix.bulk_encode = RayEncoder(ray, model, actors=ray_actors)
-    except ImportError as e:
+            ix.bulk_encode = RayEncoder(ray, model, actors=ray_actors, precision=ix.embedder.precision)
+    except (ImportError, ValueError) as e:  # ValueError: an unknown --precision
         _fail(str(e))
     sources = [str(p) for p in paths] if paths else (None if ix.exists() else [str(default_sources())])
     try:
@@ -206,7 +207,7 @@ def eval_(
             _fail(f"squad splits: {', '.join(ev.SPLITS)}", 2)
         result = ev.eval_squad(chosen, split, limit, log=log).row()
         if latency:
-            ix = ev.squad_index(chosen, ev.VectorMemo(ev.Embedder.shared()), ev.squad_articles(), log=log)
+            ix = ev.squad_index(chosen, ev.memo_for(chosen), ev.squad_articles(), log=log)
             articles = ev.squad_articles()
             qs = [q.text for q in ev.sample(ev.squad_questions(articles, ev.split_articles(len(articles), split)), latency)]
             result["latency"] = ev.ask_latency(ix.path, chosen, qs)
@@ -263,7 +264,7 @@ def serve(
 @app.command()
 def bench(
     sizes: str = typer.Option("2,6", "--sizes", help="Corpus sizes in SQuAD dev articles, comma-separated (48 = all)."),
-    systems: str = typer.Option("qa,txtai,langchain", "--systems", help="Systems to compare: qa, txtai, langchain."),
+    systems: str = typer.Option("qa,txtai,langchain", "--systems", help="Systems to compare: qa, qa-int8, txtai, langchain."),
     questions: int = typer.Option(50, "--questions", help="Questions asked per size (a fixed seeded sample)."),
     cold_runs: int = typer.Option(3, "--cold-runs", help="Fresh `qa ask` processes timed per size (0: skip)."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),

@@ -28,7 +28,7 @@ import numpy as np
 
 from qa.answer import AnswerSettings
 from qa.chunk import text_hash
-from qa.embed import Embedder
+from qa.embed import DEFAULT_PRECISION, Embedder
 from qa.index import Index
 from qa.search import SearchSettings, retrieve
 from qa.settings import PROJECT_ROOT, ChunkSettings
@@ -42,10 +42,16 @@ SEED = 13
 
 # -- settings ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class ModelSettings:
+    precision: str = DEFAULT_PRECISION  # the weights the eval indexes are built and asked with
+
+
+@dataclass(frozen=True)
 class Settings:
     chunk: ChunkSettings = ChunkSettings()
     search: SearchSettings = SearchSettings()
     answer: AnswerSettings = AnswerSettings()
+    model: ModelSettings = ModelSettings()
 
     def with_overrides(self, overrides: list[str]) -> "Settings":
         """Apply "group.field=value" strings, e.g. "search.dense_weight=0.4", "chunk.max_chars=500"."""
@@ -53,8 +59,9 @@ class Settings:
         for item in overrides:
             key, _, raw = item.partition("=")
             group, _, name = key.strip().partition(".")
-            if group not in ("chunk", "search", "answer") or not raw:
-                raise ValueError(f"bad setting {item!r}: use chunk.NAME=VALUE, search.NAME=VALUE or answer.NAME=VALUE")
+            if group not in ("chunk", "search", "answer", "model") or not raw:
+                raise ValueError(f"bad setting {item!r}: use chunk.NAME=VALUE, search.NAME=VALUE, answer.NAME=VALUE "
+                                 "or model.precision=fp32|int8")
             current = getattr(out, group)
             if name not in current.__dataclass_fields__:
                 raise ValueError(f"{group} has no setting {name!r}; it has {', '.join(current.__dataclass_fields__)}")
@@ -62,6 +69,10 @@ class Settings:
             value = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
             out = replace(out, **{group: replace(current, **{name: value})})
         return out
+
+
+def memo_for(settings: Settings) -> "VectorMemo":
+    return VectorMemo(Embedder.shared(precision=settings.model.precision))
 
 
 def _key(*parts: object) -> str:
@@ -82,6 +93,9 @@ class VectorMemo:
     @property
     def dim(self) -> int:
         return self.embedder.dim
+
+    def token_counter(self):
+        return self.embedder.token_counter()
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self.memory]
@@ -141,10 +155,11 @@ def warm_embedding_cache(docs: Path, index: Path, settings: Settings, embedder: 
     from qa.sources import Document, find_files, load
 
     items: dict[str, tuple[str, list]] = {}
+    count_tokens = embedder.token_counter()
     for f in find_files([docs]).files:
         doc = load(f)
         if isinstance(doc, Document):
-            for c in chunk_document(doc, boilerplate(doc.text), settings.chunk):
+            for c in chunk_document(doc, boilerplate(doc.text), settings.chunk, count_tokens):
                 t = embedding_text(c, doc.title, settings.chunk)
                 spans = sentence_spans_in(t, c)
                 items[text_hash(f"{t}\0{json.dumps(spans)}")] = (t, spans)  # the build's cache keys
@@ -181,7 +196,8 @@ def built_index(name: str, docs: Path, settings: Settings, memo: VectorMemo, log
         log(f"building {folder / 'index'} from {docs} ({settings.chunk})")
         warm_embedding_cache(docs, folder / "index", settings, memo.embedder, log=log)
         # The real embedder builds (its vectors land in the index's own embedding cache).
-        report = Index(folder / "index", chunking=settings.chunk).build([docs], progress=False, log=log)
+        report = Index(folder / "index", chunking=settings.chunk, precision=memo.embedder.precision).build(
+            [docs], progress=False, log=log)
         log(report.summary())
     return ix
 
@@ -318,7 +334,7 @@ def prepare(ix: EvalIndex, questions: list[str], log=print) -> None:
 
 def eval_squad(settings: Settings, split: str = "all", limit: int | None = None, log=print) -> SquadResult:
     articles = squad_articles()
-    memo = VectorMemo(Embedder.shared())
+    memo = memo_for(settings)
     ix = squad_index(settings, memo, articles, log=log)
     questions = sample(squad_questions(articles, split_articles(len(articles), split)), limit)
     prepare(ix, [q.text for q in questions], log)
@@ -337,7 +353,7 @@ def eval_abstention(settings: Settings, limit: int | None = None, log=print) -> 
     The threshold is chosen on the first 24 articles' questions and reported on the other 24.
     """
     articles = squad_articles()
-    memo = VectorMemo(Embedder.shared())
+    memo = memo_for(settings)
     out_of_index = held_out(len(articles))
     kept = [i for i in range(len(articles)) if i not in out_of_index]
     ix = squad_index(settings, memo, articles, kept, name="squad-heldout", log=log)
@@ -433,7 +449,7 @@ def eval_scifact(settings: Settings, split: str = "test", limit: int | None = No
                  corpus: Path | None = None, name: str = "scifact") -> dict:
     queries, qrels = scifact_queries(split)
     ids = sample(sorted(queries, key=int), limit)
-    memo = VectorMemo(Embedder.shared())
+    memo = memo_for(settings)
     docs = scifact_documents(CACHE / f"{name}-docs", corpus)
     ix = built_index(name, docs, settings, memo, log=log)
     memo.encode([queries[i] for i in ids])

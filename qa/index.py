@@ -18,7 +18,7 @@ import numpy as np
 from qa.answer import Answer, AnswerSettings, select, to_passage
 from qa.chunk import chunk_document, embedding_text, sentence_spans_in, text_hash
 from qa.clean import boilerplate
-from qa.embed import Embedder
+from qa.embed import DEFAULT_PRECISION, PRECISIONS, Embedder
 from qa.search import SearchSettings, retrieve
 from qa.settings import ChunkSettings, default_index, default_sources
 from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
@@ -119,16 +119,21 @@ class Index:
         answering: AnswerSettings = AnswerSettings(),
         store: str | None = None,
         bulk_encode: Callable[..., np.ndarray] | None = None,
+        precision: str | None = None,
     ):
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
         always holds the writer lock and the embedding cache. `bulk_encode`: what embeds the
         chunks of a build instead of the embedder (e.g. `qa.ray_embed.RayEncoder`; one with an
         `encode_with_sentences` method also gives the sentence vectors); questions are always
-        embedded in process."""
+        embedded in process. `precision`: "fp32" or "int8" model weights (qa.embed.PRECISIONS);
+        None keeps what the index was built with, and a new index gets DEFAULT_PRECISION."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
+        if precision is not None and precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self.model_path = model
+        self.precision = precision
         self.chunking = chunking
         self.search_settings = search
         self.answer_settings = answering
@@ -156,21 +161,26 @@ class Index:
 
     def _check_model(self, manifest: dict) -> None:
         built_with = manifest.get("model", {}).get("name")
-        if self.model_path is not None and built_with != self.embedder.name:
+        if (self.model_path is not None or self.precision is not None) and built_with != self.embedder.name:
             raise IndexIncompatible(
                 f"index {self.path} was built with model {built_with}, not {self.embedder.name}; rebuild it with: "
-                f"qa build --full --model {self.model_path} --index {self.path}"
+                f"{self._rebuild_command()}"
             )
+
+    def _rebuild_command(self) -> str:
+        model = f" --model {self.model_path}" if self.model_path is not None else ""
+        precision = f" --precision {self.precision}" if self.precision is not None else ""
+        return f"qa build --full{model}{precision} --index {self.path}"
 
     @property
     def embedder(self) -> Embedder:
-        if self.model_path is not None:
-            return Embedder.shared(self.model_path)
-        if self.store.exists():
-            recorded = self.store.manifest().get("model", {}).get("path")
-            if recorded and recorded != "bundled":
-                return Embedder.shared(recorded)
-        return Embedder.shared(None)
+        recorded = self.store.manifest().get("model", {}) if self.store.exists() else {}
+        path = self.model_path
+        if path is None and recorded.get("path") not in (None, "bundled"):
+            path = recorded["path"]
+        # An index keeps the precision it was built with (indexes from before the setting: fp32).
+        precision = self.precision or recorded.get("precision") or ("fp32" if recorded else DEFAULT_PRECISION)
+        return Embedder.shared(path, precision)
 
     def exists(self) -> bool:
         return self.store.exists()
@@ -258,7 +268,7 @@ class Index:
                 if built_with != embedder.name:
                     raise IndexIncompatible(
                         f"index {self.path} was built with model {built_with}; to use {embedder.name} rebuild it "
-                        f"with: qa build --full --model {self.model_path} --index {self.path}"
+                        f"with: {self._rebuild_command()}"
                     )
             # The dimension is read from the index when it has one, so a build with nothing new to
             # embed never loads the model (no torch import: an update of unchanged files takes ~1 s).
@@ -284,6 +294,7 @@ class Index:
                         offset += len(chunks)
                     pending.clear()
 
+                count_tokens = embedder.token_counter()
                 seen_sources = set()
                 failed_sources = {p.source for p in discovery.problems}
                 for f in discovery.files:
@@ -300,7 +311,7 @@ class Index:
                         report.unchanged += 1
                         writer.touch(doc.source, (st.st_size, st.st_mtime_ns))
                         continue
-                    chunks = chunk_document(doc, boilerplate(doc.text), self.chunking)
+                    chunks = chunk_document(doc, boilerplate(doc.text), self.chunking, count_tokens)
                     search_texts = [embedding_text(c, doc.title, self.chunking) for c in chunks]
                     spans = [sentence_spans_in(t, c) for t, c in zip(search_texts, chunks)]
                     pending.append((doc, chunks, search_texts, (st.st_size, st.st_mtime_ns), prev, spans))
@@ -365,7 +376,8 @@ class Index:
     def _manifest(self, embedder: Embedder, dim: int, writer, sources: list[str]) -> dict:
         listing = "\n".join(f"{s}\t{row[1]}" for s, row in sorted(writer.document_hashes().items()))
         return {
-            "model": {"name": embedder.name, "path": str(embedder.path or "bundled"), "dim": dim},
+            "model": {"name": embedder.name, "path": str(embedder.path or "bundled"), "dim": dim,
+                      "precision": embedder.precision},
             "chunker": self.chunking.to_dict(),
             "sources": sources,
             "fingerprint": hashlib.sha256(listing.encode()).hexdigest(),

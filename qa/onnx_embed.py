@@ -6,8 +6,9 @@ all on the benchmark machine, 1.3–1.7 s with this module). ONNX Runtime with t
 export only) into a cache folder, and used only for models whose sentence-transformers pipeline is
 plain: Transformer → mean or CLS pooling → optional Normalize. Anything else keeps torch.
 
-`variant="int8"` is the same graph with weights dynamically quantized to int8 (an experiment:
-see the "Performance" section of the README for what it does to speed and quality).
+`variant="int8"` is the same graph with its weights quantized to int8, one scale per output
+channel, and activations quantized on the fly (dynamic quantization): about twice torch's
+encoding speed on AVX-512 VNNI cores (README "Performance" gives its speed and quality).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pathlib import Path
 import numpy as np
 
 VARIANTS = ("fp32", "int8")
+# Per-channel weight scales: least cosine to fp32 0.990 on SQuAD chunks, against 0.913 with one
+# scale per tensor (the earlier "model-int8.onnx", whose dense recall@5 dropped 0.013).
+VARIANT_FILES = {"fp32": "model-fp32.onnx", "int8": "model-int8-per-channel.onnx"}
 
 
 def cache_root() -> Path:
@@ -68,7 +72,7 @@ def onnx_folder(model_dir: Path) -> Path:
 
 
 def exported(model_dir: Path, variant: str = "fp32") -> Path | None:
-    f = onnx_folder(model_dir) / f"model-{variant}.onnx"
+    f = onnx_folder(model_dir) / VARIANT_FILES[variant]
     return f if f.exists() else None
 
 
@@ -106,12 +110,12 @@ def export(model_dir: Path, variant: str = "fp32") -> Path:
             )
         os.replace(tmp, fp32)
     if variant == "int8":
-        int8 = folder / "model-int8.onnx"
+        int8 = folder / VARIANT_FILES["int8"]
         if not int8.exists():
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             tmp = folder / f".model-int8.{os.getpid()}.onnx"
-            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(fp32), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
             os.replace(tmp, int8)
         return int8
     return fp32

@@ -46,9 +46,9 @@ def _ray():
 class EmbedActor:
     """One model per actor; a batch of texts in, their normalized vectors out."""
 
-    def __init__(self, model_path: str | None, batch_size: int):
+    def __init__(self, model_path: str | None, batch_size: int, precision: str = "fp32"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.embedder = Embedder(model_path, batch_size=batch_size)
+        self.embedder = Embedder(model_path, batch_size=batch_size, precision=precision)
 
     def __call__(self, batch: dict) -> dict:
         texts = [str(t) for t in batch["text"]]
@@ -71,6 +71,7 @@ class RayEncoder:
     cpus_per_actor: float = 1.0
     batch_size: int = 256  # texts per Ray batch (the model still encodes them 32 at a time)
     model_batch_size: int = 32
+    precision: str = "fp32"  # the index's (qa.embed.PRECISIONS): actors must give the vectors it holds
 
     def __call__(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self._run(texts, None, progress)[0]
@@ -99,7 +100,7 @@ class RayEncoder:
             out = ds.map_batches(
                 EmbedActor,
                 fn_constructor_kwargs={"model_path": str(self.model_path) if self.model_path else None,
-                                       "batch_size": self.model_batch_size},
+                                       "batch_size": self.model_batch_size, "precision": self.precision},
                 batch_size=self.batch_size,
                 concurrency=self.actors,
                 num_cpus=self.cpus_per_actor,
@@ -110,7 +111,7 @@ class RayEncoder:
             if started_here:
                 ray.shutdown()
         if not rows:
-            return np.zeros((0, Embedder.shared(self.model_path).dim), dtype=np.float32), []
+            return np.zeros((0, Embedder.shared(self.model_path, self.precision).dim), dtype=np.float32), []
         order = np.argsort([int(r["row"]) for r in rows])
         if len(order) != len(texts):
             raise RuntimeError(f"Ray returned {len(order)} vectors for {len(texts)} texts")

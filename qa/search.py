@@ -39,7 +39,8 @@ class SearchSettings:
     prf_dense: float = 0.0
     # Query normalization: leave question words and pronouns ("what", "did", "his", ...) out of the
     # BM25 query; being rare in prose, they would weigh as much as the words that carry the question.
-    drop_question_words: bool = False
+    # On: SQuAD articles 1-24 recall@5 0.954 -> 0.958, SciFact train unchanged (README "Answer quality").
+    drop_question_words: bool = True
     document_weight: float = 0.0  # add this share of the best other passage's score of the same document
 
 

@@ -32,8 +32,14 @@ def test_bench_reports_every_figure_for_one_article(tmp_path):
     assert 0 <= row["recall@5"] <= 1
 
 
-def test_onnx_query_path_gives_the_same_answers_as_torch(seeds_index, monkeypatch):
+def test_onnx_query_path_gives_the_same_answers_as_torch(seeds_copy, tmp_path, monkeypatch):
+    from qa import Index
+
+    fp32_index = Index(tmp_path / "index", precision="fp32")  # int8 runs on ONNX Runtime only
+    fp32_index.build([seeds_copy], progress=False)
+    seeds_index = Index(tmp_path / "index")
     embedder = seeds_index.embedder
+    assert embedder.precision == "fp32"
     if embedder.light() is None:
         pytest.skip("no ONNX twin of the model (onnx/onnxruntime not installed)")
     questions = [q for q, _ in ANSWERABLE[:8]] + UNANSWERABLE[:2]

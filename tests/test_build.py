@@ -103,6 +103,34 @@ def test_index_built_with_another_model_is_refused_with_rebuild_advice(corpus, t
         Index(tmp_path / "ix", model=other).ask("When was the lighthouse automated?")
 
 
+def test_an_int8_index_keeps_its_precision_and_refuses_fp32_questions(corpus, tmp_path):
+    ix = Index(tmp_path / "ix", precision="int8")
+    ix.build([corpus], progress=False)
+    model = json.loads((tmp_path / "ix" / ix.store.current_version() / "manifest.json").read_text())["model"]
+    assert model["precision"] == "int8" and model["name"].endswith("-int8")
+    # Opened without a precision, the index asks with the weights it was built with, and updates with them.
+    reopened = Index(tmp_path / "ix")
+    assert reopened.embedder.precision == "int8"
+    assert "1987" in reopened.ask("When was the lighthouse automated?").passages[0].answer
+    (corpus / "orchids.md").write_text("# Orchids\n\nBee orchids flower on the chalk downs in July.\n")
+    assert [s.rsplit("/", 1)[-1] for s in reopened.build([corpus], progress=False).changed] == ["orchids.md"]
+    with pytest.raises(IndexIncompatible, match="--precision fp32"):
+        Index(tmp_path / "ix", precision="fp32").ask("When was the lighthouse automated?")
+    with pytest.raises(ValueError, match="fp32, int8"):
+        Index(tmp_path / "ix", precision="int4")
+
+
+def test_int8_vectors_stay_close_to_fp32_ones():
+    from qa.embed import Embedder
+
+    texts = ["The lighthouse was automated in 1987 and its keepers left the island.",
+             "Bee orchids flower on the chalk downs in July.", "What did Ofsted rate Kent?"]
+    fp32, int8 = Embedder.shared(), Embedder.shared(precision="int8")
+    assert int8.name != fp32.name
+    cosines = (fp32.encode(texts) * int8.encode(texts)).sum(axis=1)
+    assert cosines.min() > 0.97  # per-channel scales; one scale per tensor went as low as 0.91
+
+
 def test_updates_replace_changed_documents_and_drop_removed_ones(corpus, tmp_path):
     ix = Index(tmp_path / "ix")
     ix.build([corpus], progress=False)

@@ -41,6 +41,30 @@ def test_chunks_respect_max_size_and_overlap_one_sentence(seeds_copy):
                 assert nxt.sentences[0] == prev.sentences[-1]
 
 
+def test_chunks_fit_the_models_token_limit_with_their_title():
+    from pathlib import Path
+
+    from qa.chunk import embedding_text
+    from qa.embed import Embedder
+    from qa.sources import Document
+
+    count = Embedder.shared().token_counter()
+    assert count is not None
+    # Digits and rare words cost several tokens per character: 900 characters of them overflow 256 tokens.
+    text = " ".join(f"Sample {i} gave 0.{i}31{i}7 mg/kg of CYP2D6*{i}A in HbA1c-{i}9 assays." for i in range(60))
+    doc = Document(Path("/x/a.txt"), "x/a.txt", "Pharmacokinetic results", text, "h", "txt")
+    limited = chunk_document(doc, [], ChunkSettings(max_chars=900, max_tokens=256), count)
+    unlimited = chunk_document(doc, [], ChunkSettings(max_chars=900, max_tokens=0), count)
+
+    def tokens(c):
+        return count([embedding_text(c, doc.title)])[0] + 2  # [CLS] and [SEP]
+
+    assert max(tokens(c) for c in unlimited) > 256  # the case is real: characters alone overflow
+    assert all(tokens(c) <= 256 for c in limited)
+    assert len(limited) > len(unlimited)
+    assert [doc.text[c.start:c.end] for c in limited] == [c.text for c in limited]
+
+
 def test_offsets_stay_true_when_a_sentence_repeats():
     from pathlib import Path
 
