@@ -338,7 +338,7 @@ def test_browser_upload_is_indexed_and_answers_at_once(page, served, tmp_path):
     new.write_text("Lighthouse log\n\nThe keeper of the Dunmore Head lighthouse has a cat named Marmalade.\n")
     page.click("#qa-add button:has-text('Add documents'), #qa-add .label-wrap")
     page.set_input_files("#qa-files input[type=file]", str(new))
-    page.locator("#qa-files").get_by_text("lighthouse.txt").first.wait_for()
+    page.locator("#qa-files").get_by_text("lighthouse.txt").first.wait_for(timeout=180_000)  # the file list renders slowly on a loaded machine
     page.click("#qa-add-button")
     status = page.locator("#qa-upload-status li.qa-ok")
     status.wait_for(timeout=180_000)
