@@ -88,7 +88,7 @@ def build(
     store: Optional[str] = StoreOption,
     ray: Optional[str] = typer.Option(None, "--ray", help="Embed with Ray Data: 'local' starts a local Ray, 'auto' joins this machine's, or a cluster address (ray://head:10001)."),
     ray_actors: int = typer.Option(2, "--ray-actors", help="Embedding actors (one model each) with --ray."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="Model weights: fp32 or int8 (about twice as fast to build; see README). Default: what the index was built with, else fp32."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Model weights: int8 (faster builds, quality within 0.005; see README) or fp32. Default: what the index was built with, else int8 (fp32 for models ONNX Runtime cannot run)."),
 ):
     """Build or update an index from files and folders (.txt .md and more)."""
     from qa.index import Index, NoSources

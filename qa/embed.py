@@ -40,10 +40,26 @@ def model_name(path: Path | None) -> str:
 
 LIGHT_BATCH_LIMIT = 64  # encode calls up to this many texts (questions, scored sentences) use ONNX Runtime
 PRECISIONS = ("fp32", "int8")  # int8: the model's weights quantized (qa.onnx_embed), for every encode
-# What a new index is built with. int8 encodes ~1.5-2x faster than torch fp32 on these cores and
+# What a new index is built with (for a plain sentence-transformers model; others stay fp32).
+# int8 encodes x1.23 faster than torch fp32 on a quiet 2-core machine (x1.9-2.0 under load) and
 # moved quality by less than the 0.005 allowed: SQuAD recall@5 0.958 -> 0.957 (all 10,570
-# questions), SciFact nDCG@10 0.729 -> 0.730 (test) and 0.734 -> 0.733 (train). README "Performance".
+# questions), SciFact nDCG@10 0.729 -> 0.728 (test), 0.734 -> 0.732 (train). README "Performance".
 DEFAULT_PRECISION = "int8"
+
+
+def default_precision(model_path: str | Path | None) -> str:
+    """DEFAULT_PRECISION when the model can run quantized on ONNX Runtime here, else fp32."""
+    if DEFAULT_PRECISION == "fp32":
+        return "fp32"
+    try:
+        import onnxruntime  # noqa: F401
+
+        from qa import onnx_embed
+
+        plain = onnx_embed._pipeline(Path(model_path) if model_path else bundled_model_path()) is not None
+    except ImportError:
+        return "fp32"
+    return DEFAULT_PRECISION if plain else "fp32"
 
 
 def _export_light(path: Path, precision: str = "fp32") -> None:
@@ -114,8 +130,8 @@ class Embedder:
 
         A question and the sentences scored for it go through it: a cold `qa ask` then never
         imports torch or sentence-transformers (most of its start-up time), and a warm ask spends
-        about half as long encoding. Bulk encoding (builds) stays on torch.
-        QA_EMBED_BACKEND=torch turns the twin off. With precision int8 it is the int8 graph, which
+        about half as long encoding. Bulk encoding (builds) stays on torch for fp32.
+        QA_EMBED_BACKEND=torch turns the fp32 twin off. With precision int8 it is the int8 graph, which
         then encodes everything (exported on first use; an error if it cannot be)."""
         if self.precision != "fp32":
             if self._light is None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from qa.answer import AnswerSettings
 from qa.chunk import text_hash
-from qa.embed import DEFAULT_PRECISION, Embedder
+from qa.embed import Embedder, default_precision
 from qa.index import Index
 from qa.search import SearchSettings, retrieve
 from qa.settings import PROJECT_ROOT, ChunkSettings
@@ -43,7 +43,7 @@ SEED = 13
 # -- settings ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelSettings:
-    precision: str = DEFAULT_PRECISION  # the weights the eval indexes are built and asked with
+    precision: str = default_precision(None)  # the weights the eval indexes are built and asked with
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 from qa.answer import Answer, AnswerSettings, select, to_passage
 from qa.chunk import chunk_document, embedding_text, sentence_spans_in, text_hash
 from qa.clean import boilerplate
-from qa.embed import DEFAULT_PRECISION, PRECISIONS, Embedder
+from qa.embed import PRECISIONS, Embedder, default_precision
 from qa.search import SearchSettings, retrieve
 from qa.settings import ChunkSettings, default_index, default_sources
 from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
@@ -127,7 +127,8 @@ class Index:
         chunks of a build instead of the embedder (e.g. `qa.ray_embed.RayEncoder`; one with an
         `encode_with_sentences` method also gives the sentence vectors); questions are always
         embedded in process. `precision`: "fp32" or "int8" model weights (qa.embed.PRECISIONS);
-        None keeps what the index was built with, and a new index gets DEFAULT_PRECISION."""
+        None keeps what the index was built with, and a new index gets qa.embed.default_precision
+        (int8 for plain sentence-transformers models)."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         if precision is not None and precision not in PRECISIONS:
@@ -179,7 +180,7 @@ class Index:
         if path is None and recorded.get("path") not in (None, "bundled"):
             path = recorded["path"]
         # An index keeps the precision it was built with (indexes from before the setting: fp32).
-        precision = self.precision or recorded.get("precision") or ("fp32" if recorded else DEFAULT_PRECISION)
+        precision = self.precision or recorded.get("precision") or ("fp32" if recorded else default_precision(path))
         return Embedder.shared(path, precision)
 
     def exists(self) -> bool:

@@ -120,6 +120,19 @@ def test_an_int8_index_keeps_its_precision_and_refuses_fp32_questions(corpus, tm
         Index(tmp_path / "ix", precision="int4")
 
 
+def test_a_new_index_is_int8_unless_the_model_cannot_run_on_onnx_runtime(tmp_path):
+    from qa.embed import bundled_model_path
+
+    assert Index(tmp_path / "plain").embedder.precision == "int8"
+    other = tmp_path / "max-pooled-minilm"
+    shutil.copytree(bundled_model_path(), other)
+    pooling = next(other.glob("1_Pooling*/config.json"))
+    config = json.loads(pooling.read_text())
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
+    pooling.write_text(json.dumps(config))
+    assert Index(tmp_path / "other", model=other).embedder.precision == "fp32"
+
+
 def test_int8_vectors_stay_close_to_fp32_ones():
     from qa.embed import Embedder
 
