@@ -41,7 +41,7 @@ def model_name(path: Path | None) -> str:
 LIGHT_BATCH_LIMIT = 64  # encode calls up to this many texts (questions, scored sentences) use ONNX Runtime
 PRECISIONS = ("fp32", "int8")  # int8: the model's weights quantized (qa.onnx_embed), for every encode
 # What a new index is built with (for a plain sentence-transformers model; others stay fp32).
-# int8 encodes x1.23 faster than torch fp32 on a quiet 2-core machine (x1.9-2.0 under load) and
+# int8 encodes x1.75 faster than torch fp32 on a quiet 2-core machine (69.4 against 39.7 chunks/s) and
 # moved quality by less than the 0.005 allowed: SQuAD recall@5 0.958 -> 0.957 (all 10,570
 # questions), SciFact nDCG@10 0.729 -> 0.728 (test), 0.734 -> 0.732 (train). README "Performance".
 DEFAULT_PRECISION = "int8"
@@ -95,6 +95,7 @@ class Embedder:
         self._model = None
         self._light = None  # ONNX Runtime encoder (qa.onnx_embed), False when there is none
         self._counter = None  # token counter (token_counter()), False when there is none
+        self._bulk = None  # int8 encoder for many texts (_parallel())
         self._load_lock = threading.Lock()
 
     @classmethod
@@ -159,7 +160,21 @@ class Embedder:
 
     def _light_for(self, count: int):
         """The ONNX encoder for an encode of `count` texts, or None for torch."""
-        return self.light() if self.precision != "fp32" or count <= LIGHT_BATCH_LIMIT else None
+        if count <= LIGHT_BATCH_LIMIT:
+            return self.light()
+        return self._parallel() if self.precision != "fp32" else None
+
+    def _parallel(self):
+        """int8 bulk encoding: one one-thread session per core side by side (qa.onnx_embed.ParallelEncoder)."""
+        if self._bulk is None:
+            light = self.light()  # exports the graph when needed
+            with self._load_lock:
+                if self._bulk is None:
+                    from qa.onnx_embed import ParallelEncoder, encode_workers
+
+                    workers = encode_workers()
+                    self._bulk = ParallelEncoder(Path(self.path or bundled_model_path()), self.precision, workers) if workers > 1 else light
+        return self._bulk
 
     @property
     def info(self) -> ModelInfo:
@@ -220,8 +235,8 @@ class Embedder:
     def _batch(self, light) -> int:
         # int8 quantizes activations with one scale per batch tensor, so a text's vector would depend
         # on the texts (and padding) batched with it: an update would then not give the same index
-        # as a full rebuild. One text per run keeps vectors a function of the text alone, at the
-        # same speed (45.6 against 46.0 chunks/s at 16, benchmarks/encoding.py).
+        # as a full rebuild. One text per run keeps vectors a function of the text alone, and is no
+        # slower (48.7 against 44.2 chunks/s at 16, benchmarks/encoding.py).
         return 1 if light is not None and self.precision == "int8" else self.batch_size
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 
 from qa import Index, IndexIncompatible, NoSources, build
@@ -142,6 +143,21 @@ def test_int8_vectors_stay_close_to_fp32_ones():
     assert int8.name != fp32.name
     cosines = (fp32.encode(texts) * int8.encode(texts)).sum(axis=1)
     assert cosines.min() > 0.97  # per-channel scales; one scale per tensor went as low as 0.91
+
+
+def test_int8_bulk_encoding_on_parallel_sessions_gives_the_same_vectors_as_one_session():
+    from qa.embed import Embedder, bundled_model_path
+    from qa.onnx_embed import ParallelEncoder
+
+    texts = [f"Sentence {i} about the lighthouse keeper. It has {i * 7} words or so, more or less." for i in range(9)]
+    spans = [[(0, 39), (40, len(t))] for t in texts]
+    one = Embedder.shared(precision="int8").light()
+    parallel = ParallelEncoder(bundled_model_path(), "int8", workers=2)
+    v1, s1 = one.encode(texts, 1, spans)
+    v2, s2 = parallel.encode(texts, 1, spans)
+    assert np.array_equal(v1, v2)
+    assert all(np.array_equal(a, b) for a, b in zip(s1, s2))
+    assert np.array_equal(parallel.encode(texts[:1], 1), one.encode(texts[:1], 1))  # fewer texts than sessions
 
 
 def test_updates_replace_changed_documents_and_drop_removed_ones(corpus, tmp_path):
