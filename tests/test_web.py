@@ -284,7 +284,7 @@ def ask_in_browser(pg, question: str):
 
 @browser
 def test_browser_shows_the_answer_sentence_citation_and_highlighted_source(page):
-    assert page.locator("#qa-examples").is_visible()  # example questions on first load
+    page.locator("#qa-examples").wait_for(state="visible")  # example questions on first load (times out if never shown)
     turn, took = ask_in_browser(page, "What was the average social worker caseload in Kent in September 2021?")
     print(f"\nanswer shown in the browser {took:.2f} s after Ask")
     sentence = turn.locator(".qa-answer mark.qa-hl")
