@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.search import Hit
+from qa.store import StoredChunk
 from qa.text import LineMap, terms, tidy
 
 
@@ -111,6 +112,21 @@ class _Scored:
     sentence: tuple[int, int]
     dense: float
     also_in: list[str]
+    joined: list[StoredChunk] = field(default_factory=list)  # overlapping chunks of the document, shown with it
+
+    def span(self) -> tuple[int, int]:
+        chunks = [self.hit.chunk, *self.joined]
+        return min(c.start for c in chunks), max(c.end for c in chunks)
+
+    def text(self) -> str:
+        """Document text over span(): the chunks overlap or touch, so together they cover it."""
+        start, end = self.span()
+        out = ""
+        for c in sorted([self.hit.chunk, *self.joined], key=lambda c: c.start):
+            covered = start + len(out)
+            if c.end > covered:
+                out += c.text[covered - c.start :]
+        return out[: end - start]
 
 
 _KEY_WORD = re.compile(r"[^\W_]+")
@@ -139,93 +155,111 @@ def select(
     """Score sentences of the top hits, rank passages by their best sentence, collapse duplicates.
 
     Only the first `passages_scored` passages have their sentences encoded and are re-ranked by
-    their best sentence; passages beyond them keep their retrieval order and mark their best
+    their best sentence; passages after them keep their retrieval order and mark their best
     sentence by lexical evidence (the passage's own cosine stands in for the sentence's). So
     asking for more passages never changes the first ones, and costs no extra encoding.
+
+    Overlapping chunks of one document share a sentence. When a passage's best sentence is already
+    the answer of a passage ranked before it, the two are shown as one passage over both chunks
+    (the text only the later chunk holds is not lost, and no sentence is the answer twice); the
+    list is then filled up to k from the passages after.
     """
-    top = hits[: max(k, settings.passages_scored)]
-    head = min(settings.passages_scored, len(top))
+    head = min(settings.passages_scored, len(hits))
     q_terms = set(terms(question))
     total_idf = sum(idf.get(t, 0.0) for t in q_terms) or 1.0
+    cosine = _head_sentence_cosines(question_vector, hits[:head], encode)
 
-    sentence_refs: list[tuple[int, int, tuple[int, int]]] = []  # (passage, sentence, span)
-    texts: list[str] = []
-    cosine: dict[tuple[int, int], float] = {}  # (passage, sentence) -> cosine with the question
-    to_encode: dict[str, list[tuple[int, int]]] = {}
-    for i, hit in enumerate(top):
-        stored = hit.chunk.sentence_vectors
+    def best_sentence(i: int) -> _Scored:
+        hit = hits[i]
+        best = None
         for j, span in enumerate(hit.chunk.sentences):
-            a, b = span[0] - hit.chunk.start, span[1] - hit.chunk.start
-            sentence_refs.append((i, j, span))
-            texts.append(tidy(hit.chunk.text[a:b]))
-            if i >= head:
-                continue
-            if stored is not None and not np.isnan(stored[j, 0]):
-                cosine[(i, j)] = float(stored[j] @ question_vector)
-            else:
-                to_encode.setdefault(texts[-1], []).append((i, j))
-    if to_encode:
-        for vector, refs in zip(encode(list(to_encode)), to_encode.values()):
-            for ref in refs:
-                cosine[ref] = float(vector @ question_vector)
+            text = tidy(hit.chunk.text[span[0] - hit.chunk.start : span[1] - hit.chunk.start])
+            coverage = sum(idf.get(t, 0.0) for t in q_terms & set(terms(text))) / total_idf
+            dense = cosine[(i, j)] if i < head else hit.dense
+            score = (
+                settings.sentence_dense * dense
+                + settings.sentence_lexical * coverage
+                + settings.passage_weight * hit.score
+                + settings.answer_type_weight * answer_type_match(question, text)
+            )
+            if best is None or score > best.score:
+                best = _Scored(hit, score, span, dense, [])
+        return best
 
-    best: dict[int, _Scored] = {}
-    for (i, j, span), text in zip(sentence_refs, texts):
-        coverage = sum(idf.get(t, 0.0) for t in q_terms & set(terms(text))) / total_idf
-        dense = cosine[(i, j)] if i < head else top[i].dense
-        score = (
-            settings.sentence_dense * dense
-            + settings.sentence_lexical * coverage
-            + settings.passage_weight * top[i].score
-            + settings.answer_type_weight * answer_type_match(question, text)
-        )
-        if i not in best or score > best[i].score:
-            best[i] = _Scored(top[i], score, span, dense, [])
-
-    reranked = sorted((best[i] for i in best if i < head), key=lambda s: (-s.score, s.hit.chunk.id))
-    ranked = reranked + [best[i] for i in sorted(best) if i >= head]
     kept: list[_Scored] = []
     keys: list[tuple[frozenset[str], frozenset[str]]] = []
-    for cand in ranked:
+    answered: dict[tuple[str, tuple[int, int]], _Scored] = {}  # (document, sentence span) -> the passage showing it
+
+    def keep(cand: _Scored | None) -> None:
+        if cand is None:
+            return
         c = cand.hit.chunk
+        shown = answered.get((c.doc_id, cand.sentence))
+        if shown is not None:  # both chunks hold the sentence, so they overlap: one passage over both
+            shown.joined.append(c)
+            return
         sentence_words = _word_set(c.text[cand.sentence[0] - c.start : cand.sentence[1] - c.start])
         chunk_words = _word_set(c.text)
-        duplicate_of = None
-        for j, (s_words, ch_words) in enumerate(keys):
-            first = kept[j]
-            if first.hit.chunk.doc_id == c.doc_id:
-                # Overlapping chunks of one document answering with the same sentence.
-                if first.sentence == cand.sentence:
-                    duplicate_of = j
-                    break
-            elif _same_quote(s_words, sentence_words, settings.duplicate_similarity) or _same_quote(
-                ch_words, chunk_words, settings.duplicate_similarity
+        for first, (s_words, ch_words) in zip(kept, keys):
+            if first.hit.chunk.doc_id != c.doc_id and (
+                _same_quote(s_words, sentence_words, settings.duplicate_similarity)
+                or _same_quote(ch_words, chunk_words, settings.duplicate_similarity)
             ):
-                duplicate_of = j
-                break
-        if duplicate_of is None:
-            kept.append(cand)
-            keys.append((sentence_words, chunk_words))
-        elif c.doc_id != kept[duplicate_of].hit.chunk.doc_id and c.source not in kept[duplicate_of].also_in:
-            kept[duplicate_of].also_in.append(c.source)
+                if c.source not in first.also_in:
+                    first.also_in.append(c.source)
+                return
+        kept.append(cand)
+        keys.append((sentence_words, chunk_words))
+        answered[(c.doc_id, cand.sentence)] = cand
+
+    scored_head = [best_sentence(i) for i in range(head)]
+    for cand in sorted((s for s in scored_head if s), key=lambda s: (-s.score, s.hit.chunk.id)):
+        keep(cand)
+    for i in range(head, len(hits)):  # then retrieval order, as far as needed to fill k
+        if len(kept) >= k:
+            break
+        keep(best_sentence(i))
     found = bool(kept) and kept[0].score >= settings.found_threshold
     return found, kept[:k]
 
 
+def _head_sentence_cosines(question_vector: np.ndarray, head: list[Hit], encode) -> dict[tuple[int, int], float]:
+    """Cosine of the question with every sentence of the scored passages: stored sentence vectors
+    from the build where there are some, else encoded now (each distinct sentence once)."""
+    cosine: dict[tuple[int, int], float] = {}
+    to_encode: dict[str, list[tuple[int, int]]] = {}
+    for i, hit in enumerate(head):
+        stored = hit.chunk.sentence_vectors
+        for j, span in enumerate(hit.chunk.sentences):
+            if stored is not None and not np.isnan(stored[j, 0]):
+                cosine[(i, j)] = float(stored[j] @ question_vector)
+            else:
+                a, b = span[0] - hit.chunk.start, span[1] - hit.chunk.start
+                to_encode.setdefault(tidy(hit.chunk.text[a:b]), []).append((i, j))
+    if to_encode:
+        for vector, refs in zip(encode(list(to_encode)), to_encode.values()):
+            for ref in refs:
+                cosine[ref] = float(vector @ question_vector)
+    return cosine
+
+
 def to_passage(scored: _Scored, line_map: LineMap | None = None) -> Passage:
     c = scored.hit.chunk
+    start, end = scored.span()
+    text = scored.text()
     a, b = scored.sentence
-    answer = c.text[a - c.start : b - c.start]
+    answer = text[a - start : b - start]
     if line_map is not None:
-        line_start, line_end = line_map.span(c.start, c.end)
+        line_start, line_end = line_map.span(start, end)
     else:
-        line_start, line_end = c.line_start, c.line_end
+        chunks = [c, *scored.joined]
+        line_start, line_end = min(x.line_start for x in chunks), max(x.line_end for x in chunks)
     return Passage(
-        text=c.text,
+        text=text,
         source=c.source,
         title=c.title,
-        start=c.start,
-        end=c.end,
+        start=start,
+        end=end,
         line_start=line_start,
         line_end=line_end,
         page=c.page,

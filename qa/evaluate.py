@@ -276,6 +276,7 @@ class SquadResult:
     mrr: float
     found: float
     seconds_per_question: float
+    passage_chars: float = 0.0  # mean length of the first 5 passages shown: recall@k is only fair read with it
     scores: list[float] = field(default_factory=list, repr=False)  # top passage score per question
     hits: list[bool] = field(default_factory=list, repr=False)  # gold answer in the highlighted sentence
 
@@ -286,6 +287,7 @@ class SquadResult:
             "sentence_hit@1": round(self.sentence_hit1, 4),
             "mrr": round(self.mrr, 4),
             "found": round(self.found, 4),
+            "passage_chars": round(self.passage_chars),
             "ms_per_question": round(1000 * self.seconds_per_question, 1),
         }
 
@@ -295,9 +297,11 @@ def run_squad(ix: Index, questions: list[Question], ks: tuple[int, ...] = (1, 5,
     hit_at = {k: 0 for k in ks}
     sentence_hits, rr, found = 0, 0.0, 0
     scores, hits = [], []
+    chars: list[int] = []
     started = time.perf_counter()
     for q in questions:
         answer = ix.ask(q.text, k=depth)
+        chars.extend(len(p.text) for p in answer.passages[:5])
         gold = [_norm(a) for a in q.answers]
         first = next((r for r, p in enumerate(answer.passages, 1) if any(g in _norm(p.text) for g in gold)), None)
         for k in ks:
@@ -310,7 +314,7 @@ def run_squad(ix: Index, questions: list[Question], ks: tuple[int, ...] = (1, 5,
         hits.append(hit)
     n = max(1, len(questions))
     return SquadResult(len(questions), {k: v / n for k, v in hit_at.items()}, sentence_hits / n, rr / n, found / n,
-                       (time.perf_counter() - started) / n, scores, hits)
+                       (time.perf_counter() - started) / n, float(np.mean(chars)) if chars else 0.0, scores, hits)
 
 
 def squad_index(settings: Settings, memo: VectorMemo, articles: list[dict], keep: list[int] | None = None,

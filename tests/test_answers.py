@@ -91,3 +91,48 @@ def test_empty_question_is_an_error_and_a_huge_one_is_truncated_with_a_note(seed
 def test_each_retriever_can_be_chosen(seeds_index, mode):
     answer = seeds_index.ask("Which award was the virtual school the first to receive?", mode=mode)
     assert "national nurturing schools" in _flat(answer.passages[0].text)
+
+
+def _overlapping_hits():
+    """Chunks of one document as the chunker cuts them with a one-sentence overlap: A = s0 s1,
+    B = s1 s2, and C = s1 alone; s1 answers the question best in each."""
+    import numpy as np
+
+    from qa.search import Hit
+    from qa.store import StoredChunk
+
+    text = "Alpha beta gamma. The harbour opens at dawn. Delta epsilon zeta."
+    s0, s1, s2 = (0, 17), (18, 44), (45, 64)
+    e = np.eye(3, dtype=np.float32)
+
+    def chunk(cid, spans, vectors):
+        a, b = spans[0][0], spans[-1][1]
+        return StoredChunk(cid, "doc", "harbour.txt", "Harbour", a, b, 1, 1, None, "", text[a:b], text[a:b],
+                           tuple(spans), np.stack(vectors))
+
+    hits = [Hit(chunk(1, [s0, s1], [e[0], e[1]]), 0.9, 0.7, 1.0),
+            Hit(chunk(2, [s1, s2], [e[1], 0.6 * e[1] + 0.8 * e[2]]), 0.8, 0.7, 0.9),
+            Hit(chunk(3, [s1], [e[1]]), 0.7, 0.7, 0.8)]
+    return text, hits, e[1]
+
+
+def test_overlapping_chunks_with_the_same_answer_show_as_one_passage_over_both():
+    from qa.answer import select, to_passage
+
+    text, hits, question = _overlapping_hits()
+    found, scored = select("When does the harbour open?", question, hits, {"harbour": 1.0, "open": 1.0},
+                           lambda texts: pytest.fail("stored sentence vectors are used"), k=5)
+    assert found and len(scored) == 1
+    passage = to_passage(scored[0])
+    # The sentence only B holds is not lost; the offsets contract holds for the joined span.
+    assert passage.text == text[passage.start:passage.end] == text
+    assert passage.answer == text[passage.answer_start:passage.answer_end] == "The harbour opens at dawn."
+    assert passage.chunk_id == 1
+
+
+def test_k_passages_come_back_when_overlapping_chunks_share_their_answer(seeds_index):
+    for question, _ in ANSWERABLE[:8]:
+        answer = seeds_index.ask(question, k=5)
+        assert len(answer.passages) == 5, question
+        shown = [(p.source, p.answer_start) for p in answer.passages]
+        assert len(shown) == len(set(shown)), "no sentence is the answer of two passages"
