@@ -169,7 +169,7 @@ def select(
     total_idf = sum(idf.get(t, 0.0) for t in q_terms) or 1.0
     cosine = _head_sentence_cosines(question_vector, hits[:head], encode)
 
-    def best_sentence(i: int) -> _Scored:
+    def best_sentence(i: int) -> _Scored | None:
         hit = hits[i]
         best = None
         for j, span in enumerate(hit.chunk.sentences):
