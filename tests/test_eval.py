@@ -88,6 +88,8 @@ def test_squad_smoke_eval_finds_most_answers_through_ask(small_data, tmp_path):
     assert r["recall@5"] >= 0.8, r
     assert r["sentence_hit@1"] >= 0.5, r
     assert 0 < r["mrr"] <= 1
+    # Joined passages (overlapping chunks sharing their answer) stay about two chunks long at most.
+    assert 0 < r["passage_chars"] <= 2 * ev.ChunkSettings().max_chars, r
 
 
 @needs_data
@@ -109,9 +111,9 @@ def test_scifact_smoke_eval_ranks_the_relevant_abstracts_first(small_data, tmp_p
 
 @pytest.mark.slow
 @needs_data
-def test_full_squad_eval_meets_the_measured_floor():
-    r = ev.eval_squad(ev.Settings(), "all").row()
-    assert r["recall@5"] >= 0.93 and r["sentence_hit@1"] >= 0.6, r
+def test_full_squad_eval_meets_the_issue_targets():
+    r = ev.eval_squad(ev.Settings(), "all").row()  # measured: 0.863 / 0.963 / 0.766 (README)
+    assert r["recall@1"] >= 0.85 and r["recall@5"] >= 0.96 and r["sentence_hit@1"] >= 0.75, r
 
 
 @pytest.mark.slow
