@@ -15,6 +15,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited extrac
 
 IndexOption = typer.Option(None, "--index", "-i", help="Index folder (default ./index).")
 StoreOption = typer.Option(None, "--store", help="Where vectors and chunks live: default the index folder (FAISS + SQLite); milvus:///file.db or milvus://host:19530.")
+RerankerOption = typer.Option(None, "--reranker", help="Folder of a cross-encoder model that re-scores the first passages (none is bundled).")
 ModelOption = typer.Option(None, "--model", help="Folder of a sentence-transformers model (default: bundled all-MiniLM-L6-v2).")
 
 
@@ -125,6 +126,7 @@ def ask(
     mode: str = typer.Option("hybrid", "--mode", help="Retriever: hybrid, dense or bm25."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON."),
     store: Optional[str] = StoreOption,
+    reranker: Optional[Path] = RerankerOption,
 ):
     """Answer a question with cited passages from the index."""
     from qa.index import Index, check_k, clean_question, default
@@ -137,6 +139,7 @@ def ask(
         _fail(str(e), 2)
     try:
         ix = default() if index is None and store is None else Index(index, store=store)
+        ix.reranker = reranker
         answer = ix.ask(question, k=k, mode=mode)
     except (IndexProblem, ValueError, ImportError) as e:
         _fail(str(e))
@@ -250,13 +253,14 @@ def serve(
     port: int = typer.Option(7860, "--port", help="Port to listen on."),
     auth: Optional[str] = typer.Option(None, "--auth", help="Require a login: user:password."),
     max_upload_mb: float = typer.Option(50, "--max-upload-mb", help="Largest file accepted by upload, in MB."),
+    reranker: Optional[Path] = RerankerOption,
 ):
     """Serve the web chat (default: ./index over ./seeds, built on first use) at http://127.0.0.1:7860."""
     from qa.store import IndexProblem
     from qa.web import serve as serve_web
 
     try:
-        serve_web(index, sources, host=host, port=port, auth=auth, max_upload_mb=max_upload_mb)
+        serve_web(index, sources, host=host, port=port, auth=auth, max_upload_mb=max_upload_mb, reranker=reranker)
     except (IndexProblem, ValueError, FileNotFoundError, OSError) as e:
         _fail(str(e))
 

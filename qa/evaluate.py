@@ -44,6 +44,7 @@ SEED = 13
 @dataclass(frozen=True)
 class ModelSettings:
     precision: str = default_precision(None)  # the weights the eval indexes are built and asked with
+    reranker: str = ""  # a cross-encoder folder that re-scores the first hits (qa.rerank); "" for none
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ class Settings:
             key, _, raw = item.partition("=")
             group, _, name = key.strip().partition(".")
             if group not in ("chunk", "search", "answer", "model") or not raw:
-                raise ValueError(f"bad setting {item!r}: use chunk.NAME=VALUE, search.NAME=VALUE, answer.NAME=VALUE "
-                                 "or model.precision=fp32|int8")
+                raise ValueError(f"bad setting {item!r}: use chunk.NAME=VALUE, search.NAME=VALUE, answer.NAME=VALUE, "
+                                 "model.precision=fp32|int8 or model.reranker=PATH")
             current = getattr(out, group)
             if name not in current.__dataclass_fields__:
                 raise ValueError(f"{group} has no setting {name!r}; it has {', '.join(current.__dataclass_fields__)}")
@@ -123,7 +124,8 @@ class EvalIndex(Index):
     """An Index whose embedder remembers vectors; ask() and build() are the users' code paths."""
 
     def __init__(self, path: Path, memo: VectorMemo, settings: Settings):
-        super().__init__(path, chunking=settings.chunk, search=settings.search, answering=settings.answer)
+        super().__init__(path, chunking=settings.chunk, search=settings.search, answering=settings.answer,
+                         reranker=settings.model.reranker or None)
         self.memo = memo
 
     @property
@@ -472,7 +474,8 @@ def eval_scifact(settings: Settings, split: str = "test", limit: int | None = No
 # -- latency ----------------------------------------------------------------------------------
 def ask_latency(index_path: Path, settings: Settings, questions: list[str], k: int = 5) -> dict:
     """Warm ask() latency with the real embedder (no remembered vectors), after one warm-up question."""
-    ix = Index(index_path, chunking=settings.chunk, search=settings.search, answering=settings.answer)
+    ix = Index(index_path, chunking=settings.chunk, search=settings.search, answering=settings.answer,
+               reranker=settings.model.reranker or None)
     ix.ask(questions[0], k=k)
     times = []
     for q in questions:

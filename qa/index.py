@@ -120,6 +120,7 @@ class Index:
         store: str | None = None,
         bulk_encode: Callable[..., np.ndarray] | None = None,
         precision: str | None = None,
+        reranker: str | Path | None = None,
     ):
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
@@ -128,7 +129,9 @@ class Index:
         `encode_with_sentences` method also gives the sentence vectors); questions are always
         embedded in process. `precision`: "fp32" or "int8" model weights (qa.embed.PRECISIONS);
         None keeps what the index was built with, and a new index gets qa.embed.default_precision
-        (int8 for plain sentence-transformers models)."""
+        (int8 for plain sentence-transformers models). `reranker`: a cross-encoder model folder
+        that re-scores the first hits of every ask (qa.rerank; None: none, the default); the
+        attribute can be set later too."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         if precision is not None and precision not in PRECISIONS:
@@ -139,6 +142,7 @@ class Index:
         self.search_settings = search
         self.answer_settings = answering
         self.bulk_encode = bulk_encode
+        self.reranker = reranker
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -196,6 +200,10 @@ class Index:
         q_terms = terms(question)
         settings = self.search_settings if mode is None else dataclasses.replace(self.search_settings, mode=mode)
         hits = retrieve(snap, q_terms, qvec, max(k, self.answer_settings.passages_scored), settings)
+        if self.reranker is not None:
+            from qa.rerank import Reranker, rerank
+
+            hits = rerank(hits, question, Reranker.shared(self.reranker), settings.rerank_depth, settings.rerank_weight)
         found, scored = select(question, qvec, hits, snap.idf(q_terms), embedder.encode, k, self.answer_settings)
         passages = tuple(to_passage(s) for s in scored)
         if not found:

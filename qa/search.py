@@ -42,6 +42,10 @@ class SearchSettings:
     # On: SQuAD articles 1-24 recall@5 0.954 -> 0.958, SciFact train unchanged (README "Answer quality").
     drop_question_words: bool = True
     document_weight: float = 0.0  # add this share of the best other passage's score of the same document
+    # With a cross-encoder (Index(reranker=PATH), qa ask/serve --reranker): how many of the first
+    # hits it re-scores, and its share of their new score (untuned: no cross-encoder ships here).
+    rerank_depth: int = 20
+    rerank_weight: float = 0.5
 
 
 @dataclass(frozen=True)

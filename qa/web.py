@@ -614,11 +614,17 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 
 
 def serve(index: str | Path | None = None, sources: str | Path | None = None, host: str = "127.0.0.1",
-          port: int = 7860, auth: str | None = None, max_upload_mb: float = 50) -> None:
+          port: int = 7860, auth: str | None = None, max_upload_mb: float = 50,
+          reranker: str | Path | None = None) -> None:
     started = time.perf_counter()
     limit_malloc_arenas()
     credentials = parse_auth(auth)
     ix = open_index(index, sources)
+    if reranker is not None:
+        from qa.rerank import Reranker
+
+        Reranker.shared(reranker)  # a bad folder stops the server here, not at the first question
+        ix.reranker = reranker
     folder = sources_folder(ix, sources)
     # Load the model while Gradio is imported and started, so the first person does not wait for it.
     warm = threading.Thread(target=ix.ask, args=("warm up",), daemon=True)

@@ -1,0 +1,63 @@
+"""Optional re-ranking of the retrieved passages by a cross-encoder given by path.
+
+A cross-encoder reads the question and a passage together, which a bi-encoder cannot, and is the
+usual next step in quality. No PyPI package carries one, so none is bundled and re-ranking is off
+unless a folder is given (any sentence-transformers CrossEncoder folder, e.g. a copy of
+cross-encoder/ms-marco-MiniLM-L-6-v2). Its weight in the fused score is not tuned here for that
+reason: tune it with `qa eval squad --set model.reranker=PATH --set search.rerank_weight=W`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from qa.search import Hit
+
+
+class Reranker:
+    _shared: dict[str, "Reranker"] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not (self.path / "config.json").is_file():
+            raise ValueError(f"no cross-encoder model folder at {self.path} (a sentence-transformers "
+                             "CrossEncoder folder with its config.json is expected)")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a folder on disk, never the network
+        from sentence_transformers import CrossEncoder
+
+        self.model = CrossEncoder(str(self.path), device="cpu")
+
+    @classmethod
+    def shared(cls, path: str | Path) -> "Reranker":
+        key = str(Path(path).resolve())
+        with cls._lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls(path)
+            return cls._shared[key]
+
+    def scores(self, question: str, texts: list[str]) -> np.ndarray:
+        """Relevance of each text to the question, in 0..1."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        raw = np.asarray(self.model.predict([(question, t) for t in texts], batch_size=16,
+                                            show_progress_bar=False), dtype=np.float64).reshape(len(texts), -1)[:, -1]
+        if raw.min() < 0 or raw.max() > 1:  # a model that gives logits
+            raw = np.array([1 / (1 + math.exp(-x)) for x in raw])
+        return raw.astype(np.float32)
+
+
+def rerank(hits: list[Hit], question: str, reranker: Reranker, depth: int, weight: float) -> list[Hit]:
+    """The first `depth` hits re-scored as (1 - weight) × fused + weight × cross-encoder and re-ordered;
+    the hits after them keep their order behind them."""
+    top, rest = hits[:depth], hits[depth:]
+    relevance = reranker.scores(question, [h.chunk.search_text for h in top])
+    rescored = [Hit(h.chunk, (1 - weight) * h.score + weight * float(r), h.dense, h.lexical)
+                for h, r in zip(top, relevance)]
+    rescored.sort(key=lambda h: (-h.score, h.chunk.id))
+    return rescored + rest
