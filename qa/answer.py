@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.search import Hit
+from qa.search import QUESTION_WORDS, Hit
 from qa.store import StoredChunk
 from qa.text import LineMap, terms, tidy
 
@@ -26,6 +26,9 @@ class AnswerSettings:
     answer_type_weight: float = 0.1  # bonus when the sentence holds the kind of thing asked for
     found_threshold: float = 0.55  # below this the sources are taken not to answer (qa eval abstention: chosen on articles 1-24)
     duplicate_similarity: float = 0.8  # word-set overlap at which two passages count as one quote
+    # Sentence evidence counts the question's content words only: "how", "did", "what" are not
+    # what a sentence must share to answer (as search.drop_question_words does for BM25).
+    drop_question_words: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,17 @@ _ANSWER_TYPES: list[tuple[re.Pattern, re.Pattern]] = [
 ]
 
 
+# A list item's own number ("5. Positive experiences…", "(2) The council…") is not a quantity.
+_LIST_MARK = re.compile(r"^\s*(?:\(?\d{1,3}[.)]|[•▪◦*-])\s+")
+
+
 def answer_type_match(question: str, sentence: str) -> float:
     """1.0 when the sentence holds, beyond what the question says, the kind of thing asked for.
 
     Classic question-answering typing (how many → a number, when → a date, who → a name):
     a sentence restating the question without the requested fact does not get the bonus.
     """
+    sentence = _LIST_MARK.sub("", sentence, count=1)
     for asks, offers in _ANSWER_TYPES:
         if asks.search(question):
             question_has = {m.group(0).lower() for m in offers.finditer(question)}
@@ -166,6 +174,8 @@ def select(
     """
     head = min(settings.passages_scored, len(hits))
     q_terms = set(terms(question))
+    if settings.drop_question_words:
+        q_terms = (q_terms - QUESTION_WORDS) or q_terms
     total_idf = sum(idf.get(t, 0.0) for t in q_terms) or 1.0
     cosine = _head_sentence_cosines(question_vector, hits[:head], encode)
 

@@ -31,7 +31,7 @@ from qa.chunk import text_hash
 from qa.embed import Embedder, default_precision
 from qa.index import Index
 from qa.search import SearchSettings, retrieve
-from qa.settings import PROJECT_ROOT, ChunkSettings
+from qa.settings import PROJECT_ROOT, ChunkSettings, LexicalSettings
 from qa.store import EmbeddingCache
 from qa.text import terms, tidy
 
@@ -53,6 +53,7 @@ class Settings:
     search: SearchSettings = SearchSettings()
     answer: AnswerSettings = AnswerSettings()
     model: ModelSettings = ModelSettings()
+    lexical: LexicalSettings = LexicalSettings()
 
     def with_overrides(self, overrides: list[str]) -> "Settings":
         """Apply "group.field=value" strings, e.g. "search.dense_weight=0.4", "chunk.max_chars=500"."""
@@ -60,9 +61,9 @@ class Settings:
         for item in overrides:
             key, _, raw = item.partition("=")
             group, _, name = key.strip().partition(".")
-            if group not in ("chunk", "search", "answer", "model") or not raw:
+            if group not in ("chunk", "search", "answer", "lexical", "model") or not raw:
                 raise ValueError(f"bad setting {item!r}: use chunk.NAME=VALUE, search.NAME=VALUE, answer.NAME=VALUE, "
-                                 "model.precision=fp32|int8 or model.reranker=PATH")
+                                 "lexical.k1|b=VALUE, model.precision=fp32|int8 or model.reranker=PATH")
             current = getattr(out, group)
             if name not in current.__dataclass_fields__:
                 raise ValueError(f"{group} has no setting {name!r}; it has {', '.join(current.__dataclass_fields__)}")
@@ -125,8 +126,15 @@ class EvalIndex(Index):
 
     def __init__(self, path: Path, memo: VectorMemo, settings: Settings):
         super().__init__(path, chunking=settings.chunk, search=settings.search, answering=settings.answer,
-                         reranker=settings.model.reranker or None)
+                         reranker=settings.model.reranker or None, lexical=settings.lexical)
         self.memo = memo
+
+    def snapshot(self):
+        """The version as built, its BM25 re-indexed in memory when these settings ask for other k1/b
+        (the cached eval indexes are shared by every BM25 setting; nothing else depends on it)."""
+        snap = super().snapshot()
+        snap.use_bm25_params(self.lexical)
+        return snap
 
     @property
     def embedder(self):
@@ -198,7 +206,8 @@ def built_index(name: str, docs: Path, settings: Settings, memo: VectorMemo, log
         log(f"building {folder / 'index'} from {docs} ({settings.chunk})")
         warm_embedding_cache(docs, folder / "index", settings, memo.embedder, log=log)
         # The real embedder builds (its vectors land in the index's own embedding cache).
-        report = Index(folder / "index", chunking=settings.chunk, precision=memo.embedder.precision).build(
+        report = Index(folder / "index", chunking=settings.chunk, precision=memo.embedder.precision,
+                       lexical=settings.lexical).build(
             [docs], progress=False, log=log)
         log(report.summary())
     return ix

@@ -20,7 +20,7 @@ from qa.chunk import chunk_document, embedding_text, sentence_spans_in, text_has
 from qa.clean import boilerplate
 from qa.embed import PRECISIONS, Embedder, default_precision
 from qa.search import SearchSettings, retrieve
-from qa.settings import ChunkSettings, default_index, default_sources
+from qa.settings import ChunkSettings, LexicalSettings, default_index, default_sources
 from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
 from qa.store import EmbeddingCache, IndexIncompatible, IndexMissing, Snapshot, open_store
 from qa.text import terms
@@ -121,6 +121,7 @@ class Index:
         bulk_encode: Callable[..., np.ndarray] | None = None,
         precision: str | None = None,
         reranker: str | Path | None = None,
+        lexical: LexicalSettings = LexicalSettings(),
     ):
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
@@ -131,7 +132,8 @@ class Index:
         None keeps what the index was built with, and a new index gets qa.embed.default_precision
         (int8 for plain sentence-transformers models). `reranker`: a cross-encoder model folder
         that re-scores the first hits of every ask (qa.rerank; None: none, the default); the
-        attribute can be set later too."""
+        attribute can be set later too. `lexical`: BM25's k1 and b, applied when the BM25 index is
+        next written (every build or update rewrites it)."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         if precision is not None and precision not in PRECISIONS:
@@ -143,6 +145,7 @@ class Index:
         self.answer_settings = answering
         self.bulk_encode = bulk_encode
         self.reranker = reranker
+        self.lexical = lexical
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -388,6 +391,7 @@ class Index:
             "model": {"name": embedder.name, "path": str(embedder.path or "bundled"), "dim": dim,
                       "precision": embedder.precision},
             "chunker": self.chunking.to_dict(),
+            "bm25": self.lexical.to_dict(),
             "sources": sources,
             "fingerprint": hashlib.sha256(listing.encode()).hexdigest(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -28,6 +28,21 @@ class ChunkSettings:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class LexicalSettings:
+    """BM25 over the chunks' stemmed terms; stored in the manifest, applied when the BM25 index is
+    next written (every build or update rewrites it; nothing is re-embedded)."""
+
+    # Anserini's BM25 setting for BEIR rather than bm25s's 1.5 / 0.75: on the tuning data (SQuAD
+    # articles 1-24, SciFact train) a grid from k1 0.5-2.0 and b 0.2-1.0 moved every figure by
+    # less than 0.005, and this point was among the best on both (README "Answer quality").
+    k1: float = 0.9
+    b: float = 0.4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def default_sources() -> Path:
     """./seeds when it exists, else the seeds that ship beside the package."""
     env = os.environ.get("QA_SOURCES")

@@ -34,7 +34,7 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from qa.chunk import Chunk
-from qa.settings import FORMAT_VERSION
+from qa.settings import FORMAT_VERSION, LexicalSettings
 from qa.sources import Document, Section
 
 SCHEMA = """
@@ -271,6 +271,22 @@ class Snapshot:
                 if len(self._bm25_ids):
                     self._bm25 = bm25s.BM25.load(str(self.folder / "bm25"), mmap=True, allow_pickle=False)
         return self._bm25
+
+    def use_bm25_params(self, lexical: LexicalSettings) -> None:
+        """Score BM25 with other parameters from now on, re-indexed in memory from the stored terms
+        (seconds; for measuring LexicalSettings without a rebuild, as `qa eval --set lexical.k1=…` does)."""
+        import bm25s
+
+        bm25 = self._load_bm25()
+        if bm25 is None or (bm25.k1, bm25.b) == (lexical.k1, lexical.b):
+            return
+        rows = self._query("SELECT chunk_id, terms FROM chunk_terms ORDER BY chunk_id")
+        if not np.array_equal(np.array([r[0] for r in rows], dtype=np.int64), self._bm25_ids):
+            raise RuntimeError(f"{self.folder}: stored terms and the BM25 index disagree")
+        fresh = bm25s.BM25(k1=lexical.k1, b=lexical.b)
+        fresh.index([r[1].split() for r in rows], show_progress=False)
+        with self._bm25_lock:
+            self._bm25 = fresh
 
     def lexical(self, query_terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 score of every chunk for the query: (chunk ids sorted ascending, scores)."""
@@ -589,8 +605,8 @@ class Writer:
         if len(chunks):
             self.vectors.add_with_ids(vectors, np.array([c.id for c in chunks], dtype=np.int64))
 
-    def _write_bm25(self) -> None:
-        """BM25 over every chunk. Each chunk's stemmed terms are kept in `chunk_terms` when it is first
+    def _write_bm25(self, params: dict) -> None:
+        """BM25 over every chunk, with `params` (LexicalSettings: k1, b). Each chunk's stemmed terms are kept in `chunk_terms` when it is first
         indexed, so a commit re-reads them instead of re-tokenizing the corpus (tokenizing is ~1 MB/s)."""
         import bm25s
 
@@ -606,7 +622,7 @@ class Writer:
         np.save(self.tmp / "bm25_ids.npy", ids, allow_pickle=False)
         if not rows:
             return
-        bm25 = bm25s.BM25()
+        bm25 = bm25s.BM25(k1=params["k1"], b=params["b"])
         bm25.index([r[1].split() for r in rows], show_progress=False)
         bm25.save(str(self.tmp / "bm25"), allow_pickle=False)
 
@@ -615,7 +631,7 @@ class Writer:
         import faiss
 
         self.db.commit()
-        self._write_bm25()
+        self._write_bm25(manifest.get("bm25") or LexicalSettings().to_dict())
         doc_count = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         row_ids = {r[0] for r in self.db.execute("SELECT id FROM chunks")}
         self.db.execute("PRAGMA journal_mode=DELETE")

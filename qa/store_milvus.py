@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from qa.chunk import Chunk
-from qa.settings import FORMAT_VERSION
+from qa.settings import FORMAT_VERSION, LexicalSettings
 from qa.sources import Document, Section
 from qa.store import (FaissStore, IndexIncompatible, IndexMissing, StoredChunk, StoredDocument, check_format, pack_vectors,
                       unpack_vectors)
@@ -65,7 +65,12 @@ MAX_VARCHAR = 65_535
 BATCH = 500
 SEARCH_LIMIT = 16_384  # Milvus's largest top-k
 STRONG = {"consistency_level": "Strong"}  # a server then shows every write to the next read
-BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, so both stores score alike
+# Milvus fixes BM25's k1 and b when the collection is made, so this store does not follow
+# Index(lexical=...): it keeps 1.5 / 0.75 (bm25s's and Milvus Lite's defaults), which is what
+# Milvus Lite 3.2 scores with whatever is asked (pymilvus sends these as their own keys and
+# Milvus Lite reads only a JSON "params" key); the manifest records them.
+BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
+LEXICAL = LexicalSettings(k1=BM25_PARAMS["bm25_k1"], b=BM25_PARAMS["bm25_b"])
 CHUNK_FIELDS = ["chunk_id", "doc_id", "source", "title", "start", "end", "line_start", "line_end", "page",
                 "section", "text", "search_text", "sentences"]
 
@@ -616,7 +621,7 @@ class MilvusWriter:
                    for kind, ids in (("replaced", self._replaced), ("touched", self._touched)) for d in sorted(ids)]
         self._insert("changes", changes)
         manifest = {**manifest, "format_version": FORMAT_VERSION, "counts": {"documents": docs, "chunks": chunks},
-                    "vector_index": "milvus", "store": self.store.spec}
+                    "vector_index": "milvus", "store": self.store.spec, "bm25": LEXICAL.to_dict()}
         row = {"version": self.number, "floor": self.floor, "settled": False, "manifest": json.dumps(manifest)}
         probe = MilvusSnapshot(self.store, row)
         have = probe.count()

@@ -136,3 +136,14 @@ def test_k_passages_come_back_when_overlapping_chunks_share_their_answer(seeds_i
         assert len(answer.passages) == 5, question
         shown = [(p.source, p.answer_start) for p in answer.passages]
         assert len(shown) == len(set(shown)), "no sentence is the answer of two passages"
+
+
+def test_a_list_item_number_is_not_the_quantity_a_how_many_question_asks_for():
+    from qa.answer import answer_type_match
+
+    question = "How many unaccompanied children arrived?"
+    assert answer_type_match(question, "5. Positive experiences are evident for many children.") == 0.0
+    assert answer_type_match(question, "(2) Children arrived in unparalleled numbers.") == 0.0
+    assert answer_type_match(question, "5. Some 400 children arrived that summer.") == 1.0
+    assert answer_type_match(question, "Some 400 children arrived that summer.") == 1.0
+    assert answer_type_match("When was it rebuilt?", "1987. The lighthouse was automated.") == 1.0

@@ -191,3 +191,43 @@ def test_default_ask_builds_the_index_over_seeds_on_first_use(tmp_path, monkeypa
     monkeypatch.setattr(qa.index, "_default_checked", 0.0)
     answer = ask("Where does the county archive keep records from 1086?")
     assert answer.passages[0].source == "seeds/extra.txt"
+
+
+def test_bm25_scores_with_the_index_lexical_settings_and_the_manifest_records_them(corpus, tmp_path):
+    from qa.settings import LexicalSettings
+    from qa.text import terms
+
+    (corpus / "keepers.txt").write_text("Keepers\n\nThe keeper, the keeper's son and a keeper's dog kept the light.\n")
+    query = terms("keeper")
+    scores = {}
+    for k1, b in ((0.9, 0.4), (2.0, 0.4)):
+        ix = Index(tmp_path / f"ix-{k1}")
+        ix.lexical = LexicalSettings(k1=k1, b=b)
+        ix.build([corpus], progress=False)
+        snap = ix.snapshot()
+        assert snap.manifest["bm25"] == {"k1": k1, "b": b}
+        positive = np.sort(snap.lexical(query)[1])[::-1]
+        assert positive[1] > 0  # the keepers chunk (the term three times) and the lighthouse one (once)
+        scores[k1] = positive[0] / positive[1]
+    # A term repeated in a chunk saturates sooner with a small k1: the scores really follow k1.
+    assert scores[2.0] > scores[0.9] > 1
+    assert LexicalSettings() == LexicalSettings(k1=0.9, b=0.4)
+
+
+def test_bm25_re_indexed_in_memory_scores_as_a_build_with_those_settings(corpus, tmp_path):
+    """`qa eval --set lexical.k1=…` measures other BM25 settings on a cached index this way."""
+    from qa.settings import LexicalSettings
+    from qa.text import terms
+
+    other = LexicalSettings(k1=1.6, b=0.9)
+    built = Index(tmp_path / "built", lexical=other)
+    built.build([corpus], progress=False)
+    swapped = Index(tmp_path / "swapped")
+    swapped.build([corpus], progress=False)
+    snap = swapped.snapshot()
+    query = terms("When was the lighthouse on Gull Point automated?")
+    before = snap.lexical(query)[1]
+    snap.use_bm25_params(other)
+    after = snap.lexical(query)[1]
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, built.snapshot().lexical(query)[1], rtol=1e-6)

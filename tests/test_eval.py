@@ -53,9 +53,11 @@ def small_data(tmp_path_factory) -> Path:
 
 
 def test_settings_overrides_are_typed_and_unknown_names_are_refused():
-    s = ev.Settings().with_overrides(["search.dense_weight=0.3", "chunk.max_chars=500", "chunk.title_in_embedding=false"])
+    s = ev.Settings().with_overrides(["search.dense_weight=0.3", "chunk.max_chars=500", "chunk.title_in_embedding=false",
+                                      "lexical.k1=1.5"])
     assert s.search.dense_weight == 0.3 and s.chunk.max_chars == 500 and s.chunk.title_in_embedding is False
-    for bad in ("search.nope=1", "weights.x=1", "answer.found_threshold"):
+    assert s.lexical.k1 == 1.5 and s.lexical.b == 0.4
+    for bad in ("search.nope=1", "weights.x=1", "answer.found_threshold", "lexical.k3=1"):
         with pytest.raises(ValueError):
             ev.Settings().with_overrides([bad])
 

@@ -22,7 +22,7 @@ import test_answers  # noqa: E402
 import test_updates  # noqa: E402
 from corpus_gen import document, write_corpus  # noqa: E402
 from qa import Index  # noqa: E402
-from qa.store_milvus import MilvusStore, parse_spec  # noqa: E402
+from qa.store_milvus import LEXICAL, MilvusStore, parse_spec  # noqa: E402
 
 
 def milvus_spec(folder) -> str:
@@ -77,7 +77,8 @@ def test_changes_give_the_same_index_as_a_full_rebuild_on_milvus(tmp_path):
 
 # -- Milvus-specific -----------------------------------------------------------------------------
 def test_both_stores_give_the_same_passages_and_scores(seeds_index, seeds_copy):
-    faiss = Index(Path(seeds_index.path).parent.parent / "faiss-twin")
+    # The Milvus store keeps its own BM25 k1 and b (qa.store_milvus.LEXICAL); the twin scores with them.
+    faiss = Index(Path(seeds_index.path).parent.parent / "faiss-twin", lexical=LEXICAL)
     shutil.copytree(Path(seeds_index.path), faiss.path, ignore=shutil.ignore_patterns("*.lock"), dirs_exist_ok=True)
     faiss.build([seeds_copy], progress=False, full=True)  # from the cache: same vectors
     for question in ("How much did the council invest in social work?", "What did Ofsted find?"):
@@ -86,6 +87,7 @@ def test_both_stores_give_the_same_passages_and_scores(seeds_index, seeds_copy):
             assert [(p.source, p.start, p.end) for p in m.passages] == [(p.source, p.start, p.end) for p in f.passages]
             assert [round(p.score, 4) for p in m.passages] == [round(p.score, 4) for p in f.passages]
             assert m.found == f.found
+    assert seeds_index.snapshot().manifest["bm25"] == {"k1": 1.5, "b": 0.75}
 
 
 def test_everything_a_query_server_needs_is_in_milvus(seeds_index, seeds_copy):
