@@ -27,6 +27,8 @@ from qa.text import terms
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut here (with a note): no question needs more
 MAX_K = 100
+# Indexes whose manifest has no "bm25" were written with bm25s's defaults.
+BM25_BEFORE_SETTINGS = {"k1": 1.5, "b": 0.75}
 FLUSH_CHUNKS = 4096  # chunks embedded and written per batch during a build (bounds build memory)
 
 Log = Callable[[str], None]
@@ -341,7 +343,11 @@ class Index:
                     report.removed.append(source)
 
                 sources = roots if roots is not None else (base.manifest.get("sources", []) if base else [])
-                if base is not None and not (report.added or report.changed or report.removed or writer.touched):
+                # Other BM25 settings rewrite the BM25 index (from the stored terms; nothing is re-embedded).
+                bm25_changed = base is not None and base.manifest.get("bm25", BM25_BEFORE_SETTINGS) != (
+                    self.store.bm25_params(self.lexical))
+                if base is not None and not (report.added or report.changed or report.removed or writer.touched
+                                             or bm25_changed):
                     writer.abort()
                     report.documents, report.chunks_total = base.count()
                 else:
@@ -391,7 +397,7 @@ class Index:
             "model": {"name": embedder.name, "path": str(embedder.path or "bundled"), "dim": dim,
                       "precision": embedder.precision},
             "chunker": self.chunking.to_dict(),
-            "bm25": self.lexical.to_dict(),
+            "bm25": self.store.bm25_params(self.lexical),
             "sources": sources,
             "fingerprint": hashlib.sha256(listing.encode()).hexdigest(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -414,6 +414,7 @@ class Store(Protocol):
     def open(self) -> "Snapshot": ...
     def lock(self, wait: bool = True, on_wait=None) -> contextlib.AbstractContextManager: ...
     def writer(self, base, dim: int) -> "Writer": ...
+    def bm25_params(self, wanted: LexicalSettings) -> dict: ...
 
 
 def open_store(spec: str | Path | None, local: Path) -> Store:
@@ -485,6 +486,10 @@ class FaissStore:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def bm25_params(self, wanted: LexicalSettings) -> dict:
+        """The BM25 settings this store scores with when `wanted` is asked for (recorded in the manifest)."""
+        return wanted.to_dict()
 
     def writer(self, base: Snapshot | None, dim: int) -> "Writer":
         return Writer(self, base, dim)
@@ -631,7 +636,7 @@ class Writer:
         import faiss
 
         self.db.commit()
-        self._write_bm25(manifest.get("bm25") or LexicalSettings().to_dict())
+        self._write_bm25(manifest["bm25"])
         doc_count = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         row_ids = {r[0] for r in self.db.execute("SELECT id FROM chunks")}
         self.db.execute("PRAGMA journal_mode=DELETE")

@@ -188,6 +188,10 @@ class MilvusStore:
         """The single-writer lock of the index folder: one writer at a time per folder (see README)."""
         return self.local.lock(wait=wait, on_wait=on_wait)
 
+    def bm25_params(self, wanted: LexicalSettings) -> dict:
+        """Milvus's own BM25 settings, whatever is asked (see BM25_PARAMS)."""
+        return LEXICAL.to_dict()
+
     def writer(self, base, dim: int) -> "MilvusWriter":
         return MilvusWriter(self, base, dim)
 
@@ -621,7 +625,7 @@ class MilvusWriter:
                    for kind, ids in (("replaced", self._replaced), ("touched", self._touched)) for d in sorted(ids)]
         self._insert("changes", changes)
         manifest = {**manifest, "format_version": FORMAT_VERSION, "counts": {"documents": docs, "chunks": chunks},
-                    "vector_index": "milvus", "store": self.store.spec, "bm25": LEXICAL.to_dict()}
+                    "vector_index": "milvus", "store": self.store.spec}
         row = {"version": self.number, "floor": self.floor, "settled": False, "manifest": json.dumps(manifest)}
         probe = MilvusSnapshot(self.store, row)
         have = probe.count()

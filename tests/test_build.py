@@ -231,3 +231,16 @@ def test_bm25_re_indexed_in_memory_scores_as_a_build_with_those_settings(corpus,
     after = snap.lexical(query)[1]
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, built.snapshot().lexical(query)[1], rtol=1e-6)
+
+
+def test_other_bm25_settings_rewrite_bm25_on_the_next_build_without_re_embedding(corpus, tmp_path):
+    from qa.settings import LexicalSettings
+
+    old = Index(tmp_path / "ix", lexical=LexicalSettings(k1=1.5, b=0.75))
+    old.build([corpus], progress=False)
+    ix = Index(tmp_path / "ix")
+    report = ix.build([corpus], progress=False)
+    assert report.version is not None and report.chunks_embedded == 0
+    assert ix.snapshot().manifest["bm25"] == {"k1": 0.9, "b": 0.4}
+    assert ix.snapshot()._load_bm25().k1 == 0.9
+    assert ix.build([corpus], progress=False).version is None  # settled: nothing more to do
