@@ -20,15 +20,13 @@ from qa.chunk import chunk_document, embedding_text, sentence_spans_in, text_has
 from qa.clean import boilerplate
 from qa.embed import PRECISIONS, Embedder, default_precision
 from qa.search import SearchSettings, retrieve
-from qa.settings import ChunkSettings, LexicalSettings, default_index, default_sources
+from qa.settings import BM25S_DEFAULTS, ChunkSettings, LexicalSettings, default_index, default_sources
 from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
 from qa.store import EmbeddingCache, IndexIncompatible, IndexMissing, Snapshot, open_store
 from qa.text import terms
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut here (with a note): no question needs more
 MAX_K = 100
-# Indexes whose manifest has no "bm25" were written with bm25s's defaults.
-BM25_BEFORE_SETTINGS = {"k1": 1.5, "b": 0.75}
 FLUSH_CHUNKS = 4096  # chunks embedded and written per batch during a build (bounds build memory)
 
 Log = Callable[[str], None]
@@ -344,7 +342,7 @@ class Index:
 
                 sources = roots if roots is not None else (base.manifest.get("sources", []) if base else [])
                 # Other BM25 settings rewrite the BM25 index (from the stored terms; nothing is re-embedded).
-                bm25_changed = base is not None and base.manifest.get("bm25", BM25_BEFORE_SETTINGS) != (
+                bm25_changed = base is not None and base.manifest.get("bm25", BM25S_DEFAULTS.to_dict()) != (
                     self.store.bm25_params(self.lexical))
                 if base is not None and not (report.added or report.changed or report.removed or writer.touched
                                              or bm25_changed):

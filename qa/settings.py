@@ -43,6 +43,11 @@ class LexicalSettings:
         return asdict(self)
 
 
+# bm25s's own defaults: what indexes whose manifest names no BM25 settings were written with, and
+# what the Milvus store scores with (qa.store_milvus).
+BM25S_DEFAULTS = LexicalSettings(k1=1.5, b=0.75)
+
+
 def default_sources() -> Path:
     """./seeds when it exists, else the seeds that ship beside the package."""
     env = os.environ.get("QA_SOURCES")

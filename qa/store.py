@@ -275,16 +275,13 @@ class Snapshot:
     def use_bm25_params(self, lexical: LexicalSettings) -> None:
         """Score BM25 with other parameters from now on, re-indexed in memory from the stored terms
         (seconds; for measuring LexicalSettings without a rebuild, as `qa eval --set lexical.k1=…` does)."""
-        import bm25s
-
         bm25 = self._load_bm25()
         if bm25 is None or (bm25.k1, bm25.b) == (lexical.k1, lexical.b):
             return
-        rows = self._query("SELECT chunk_id, terms FROM chunk_terms ORDER BY chunk_id")
+        rows = self._query(_TERMS_BY_CHUNK)
         if not np.array_equal(np.array([r[0] for r in rows], dtype=np.int64), self._bm25_ids):
             raise RuntimeError(f"{self.folder}: stored terms and the BM25 index disagree")
-        fresh = bm25s.BM25(k1=lexical.k1, b=lexical.b)
-        fresh.index([r[1].split() for r in rows], show_progress=False)
+        fresh = _fit_bm25(rows, lexical.k1, lexical.b)
         with self._bm25_lock:
             self._bm25 = fresh
 
@@ -398,6 +395,18 @@ def check_format(manifest: dict, root: Path) -> None:
             f"index {root} has format {manifest.get('format_version')}, this qa reads format "
             f"{FORMAT_VERSION}; rebuild it with: qa build --full --index {root}"
         )
+
+
+_TERMS_BY_CHUNK = "SELECT chunk_id, terms FROM chunk_terms ORDER BY chunk_id"
+
+
+def _fit_bm25(rows: list[tuple[int, str]], k1: float, b: float):
+    """bm25s over (chunk id, space-separated stemmed terms) rows, in their order."""
+    import bm25s
+
+    bm25 = bm25s.BM25(k1=k1, b=b)
+    bm25.index([r[1].split() for r in rows], show_progress=False)
+    return bm25
 
 
 class Store(Protocol):
@@ -611,10 +620,9 @@ class Writer:
             self.vectors.add_with_ids(vectors, np.array([c.id for c in chunks], dtype=np.int64))
 
     def _write_bm25(self, params: dict) -> None:
-        """BM25 over every chunk, with `params` (LexicalSettings: k1, b). Each chunk's stemmed terms are kept in `chunk_terms` when it is first
-        indexed, so a commit re-reads them instead of re-tokenizing the corpus (tokenizing is ~1 MB/s)."""
-        import bm25s
-
+        """BM25 over every chunk, with `params` (LexicalSettings: k1, b). Each chunk's stemmed terms are
+        kept in `chunk_terms` when it is first indexed, so a commit re-reads them instead of
+        re-tokenizing the corpus (tokenizing is ~1 MB/s)."""
         from qa.text import terms
 
         missing = self.db.execute(
@@ -622,14 +630,12 @@ class Writer:
         self.db.executemany("INSERT INTO chunk_terms VALUES (?,?)", [(cid, " ".join(terms(t))) for cid, t in missing])
         self.db.execute("DELETE FROM chunk_terms WHERE chunk_id NOT IN (SELECT id FROM chunks)")
         self.db.commit()
-        rows = self.db.execute("SELECT chunk_id, terms FROM chunk_terms ORDER BY chunk_id").fetchall()
+        rows = self.db.execute(_TERMS_BY_CHUNK).fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         np.save(self.tmp / "bm25_ids.npy", ids, allow_pickle=False)
         if not rows:
             return
-        bm25 = bm25s.BM25(k1=params["k1"], b=params["b"])
-        bm25.index([r[1].split() for r in rows], show_progress=False)
-        bm25.save(str(self.tmp / "bm25"), allow_pickle=False)
+        _fit_bm25(rows, params["k1"], params["b"]).save(str(self.tmp / "bm25"), allow_pickle=False)
 
     def commit(self, manifest: dict) -> str:
         """Verify, write, fsync and publish this version; returns its name."""

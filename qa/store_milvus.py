@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from qa.chunk import Chunk
-from qa.settings import FORMAT_VERSION, LexicalSettings
+from qa.settings import BM25S_DEFAULTS, FORMAT_VERSION, LexicalSettings
 from qa.sources import Document, Section
 from qa.store import (FaissStore, IndexIncompatible, IndexMissing, StoredChunk, StoredDocument, check_format, pack_vectors,
                       unpack_vectors)
@@ -69,8 +69,8 @@ STRONG = {"consistency_level": "Strong"}  # a server then shows every write to t
 # Index(lexical=...): it keeps 1.5 / 0.75 (bm25s's and Milvus Lite's defaults), which is what
 # Milvus Lite 3.2 scores with whatever is asked (pymilvus sends these as their own keys and
 # Milvus Lite reads only a JSON "params" key); the manifest records them.
-BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
-LEXICAL = LexicalSettings(k1=BM25_PARAMS["bm25_k1"], b=BM25_PARAMS["bm25_b"])
+LEXICAL = BM25S_DEFAULTS
+BM25_PARAMS = {"bm25_k1": LEXICAL.k1, "bm25_b": LEXICAL.b}
 CHUNK_FIELDS = ["chunk_id", "doc_id", "source", "title", "start", "end", "line_start", "line_end", "page",
                 "section", "text", "search_text", "sentences"]
 
