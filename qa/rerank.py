@@ -9,7 +9,6 @@ reason: tune it with `qa eval squad --set model.reranker=PATH --set search.reran
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from pathlib import Path
@@ -42,14 +41,15 @@ class Reranker:
             return cls._shared[key]
 
     def scores(self, question: str, texts: list[str]) -> np.ndarray:
-        """Relevance of each text to the question, in 0..1."""
+        """Relevance of each text to the question, in 0..1: the sigmoid of the model's (last) logit,
+        whatever activation its folder names, so a text's score never depends on the batch it is in."""
+        import torch
+
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        raw = np.asarray(self.model.predict([(question, t) for t in texts], batch_size=16,
-                                            show_progress_bar=False), dtype=np.float64).reshape(len(texts), -1)[:, -1]
-        if raw.min() < 0 or raw.max() > 1:  # a model that gives logits
-            raw = np.array([1 / (1 + math.exp(-x)) for x in raw])
-        return raw.astype(np.float32)
+        out = self.model.predict([(question, t) for t in texts], batch_size=16, show_progress_bar=False,
+                                 activation_fn=torch.nn.Sigmoid())
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)[:, -1]
 
 
 def rerank(hits: list[Hit], question: str, reranker: Reranker, depth: int, weight: float) -> list[Hit]:

