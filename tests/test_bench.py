@@ -46,4 +46,15 @@ def test_onnx_query_path_gives_the_same_answers_as_torch(seeds_copy, tmp_path, m
     light = [seeds_index.ask(q).to_dict() for q in questions]
     monkeypatch.setenv("QA_EMBED_BACKEND", "torch")
     assert embedder.light() is None
-    assert [seeds_index.ask(q).to_dict() for q in questions] == light
+    heavy = [seeds_index.ask(q).to_dict() for q in questions]
+    # The two backends' vectors differ by ~1e-7, so a score rounded to 4 decimals can land on
+    # either side of a rounding boundary: scores must agree to 1e-3, everything else exactly.
+    assert _without_scores(heavy) == _without_scores(light)
+    for heavy_answer, light_answer in zip(heavy, light):
+        assert [p["score"] for p in heavy_answer["passages"]] == pytest.approx(
+            [p["score"] for p in light_answer["passages"]], abs=1e-3
+        )
+
+
+def _without_scores(answers: list[dict]) -> list[dict]:
+    return [{**a, "passages": [{**p, "score": None} for p in a["passages"]]} for a in answers]
