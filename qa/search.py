@@ -226,8 +226,9 @@ def _with_context_vectors(snapshot: Snapshot, hits: list[Hit], question_vector: 
         if (window, h.chunk.id) not in cache:
             chunks = snapshot.doc_chunks(h.chunk.doc_id)
             vectors = snapshot.reconstruct([c.id for c in chunks])
+            whole = vectors.mean(axis=0)
             for i, c in enumerate(chunks):
-                v = vectors[max(0, i - window) : i + window + 1].mean(axis=0) if window > 0 else vectors.mean(axis=0)
+                v = vectors[max(0, i - window) : i + window + 1].mean(axis=0) if window > 0 else whole
                 cache[(window, c.id)] = v / (np.linalg.norm(v) or 1.0)
         context = float(cache[(window, h.chunk.id)] @ question_vector)
         out.append(Hit(h.chunk, h.score + weight * context, h.dense, h.lexical))
