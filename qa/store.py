@@ -27,9 +27,10 @@ import sqlite3
 import threading
 import time
 import uuid
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 
@@ -158,6 +159,9 @@ IVF_NPROBE_SHARE = 1 / 32  # share of IVF lists searched: recall@10 0.98 against
 IVF_LISTS_PER_SQRT = 1.0  # nlist = this × √n: 1,000 lists at 1M; 4√n costs 16× the k-means work (4× lists, 4× sample)
 
 
+_IVF_COPY_ROWS = 65_536
+
+
 def _new_vector_index(dim: int):
     import faiss
 
@@ -175,16 +179,19 @@ def _to_ivf(flat, dim: int):
     so incremental updates keep working at any size; a hashtable direct map keeps `reconstruct`."""
     import faiss
 
-    ids = _faiss_ids(flat)
-    vectors = flat.index.reconstruct_n(0, flat.ntotal)  # storage order matches id_map
+    ids = _faiss_ids(flat)  # storage order of the flat vectors
     nlist = int(IVF_LISTS_PER_SQRT * np.sqrt(len(ids)))
     quantizer = faiss.IndexFlatIP(dim)
     ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(0)
-    sample = vectors[rng.choice(len(vectors), size=min(len(vectors), nlist * 64), replace=False)]
-    ivf.train(sample)
+    sample = rng.choice(len(ids), size=min(len(ids), nlist * 64), replace=False)
+    ivf.train(np.vstack([flat.index.reconstruct(int(i)) for i in sample]))
     ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
-    ivf.add_with_ids(vectors, ids)
+    # Copied a slice at a time: a whole copy of the vectors next to the flat index and the IVF one
+    # would hold three times 1.5 GB at a million chunks.
+    for start in range(0, len(ids), _IVF_COPY_ROWS):
+        count = min(_IVF_COPY_ROWS, len(ids) - start)
+        ivf.add_with_ids(flat.index.reconstruct_n(start, count), ids[start : start + count])
     ivf.nprobe = max(8, int(nlist * IVF_NPROBE_SHARE))
     return ivf
 
@@ -268,7 +275,7 @@ class Snapshot:
                 import bm25s
 
                 self._bm25_ids = np.load(self.folder / "bm25_ids.npy", allow_pickle=False)
-                if len(self._bm25_ids):
+                if (self.folder / "bm25").is_dir():
                     self._bm25 = bm25s.BM25.load(str(self.folder / "bm25"), mmap=True, allow_pickle=False)
         return self._bm25
 
@@ -278,10 +285,9 @@ class Snapshot:
         bm25 = self._load_bm25()
         if bm25 is None or (bm25.k1, bm25.b) == (lexical.k1, lexical.b):
             return
-        rows = self._query(_TERMS_BY_CHUNK)
-        if not np.array_equal(np.array([r[0] for r in rows], dtype=np.int64), self._bm25_ids):
+        ids, fresh = _fit_bm25(self._query(_TERMS_BY_CHUNK), lexical.k1, lexical.b)
+        if not np.array_equal(ids, self._bm25_ids):
             raise RuntimeError(f"{self.folder}: stored terms and the BM25 index disagree")
-        fresh = _fit_bm25(rows, lexical.k1, lexical.b)
         with self._bm25_lock:
             self._bm25 = fresh
 
@@ -379,6 +385,8 @@ class Snapshot:
         bm25_ids = set(np.load(self.folder / "bm25_ids.npy", allow_pickle=False).tolist())
         if bm25_ids != row_ids:
             problems.append("BM25 rows differ from chunk rows")
+        if not (self.folder / "bm25").is_dir() and self._query("SELECT 1 FROM chunk_terms WHERE terms != '' LIMIT 1"):
+            problems.append("the BM25 index is missing")
         counts = self.manifest.get("counts", {})
         if counts and counts.get("chunks") != len(row_ids):
             problems.append(f"manifest says {counts.get('chunks')} chunks, database has {len(row_ids)}")
@@ -398,15 +406,49 @@ def check_format(manifest: dict, root: Path) -> None:
 
 
 _TERMS_BY_CHUNK = "SELECT chunk_id, terms FROM chunk_terms ORDER BY chunk_id"
+_BATCH_ROWS = 900  # chunk rows read per query (under SQLite's 999 bound variables of old builds)
 
 
-def _fit_bm25(rows: list[tuple[int, str]], k1: float, b: float):
-    """bm25s over (chunk id, space-separated stemmed terms) rows, in their order."""
+def _fit_bm25(rows: Iterable[tuple[int, str]], k1: float, b: float):
+    """(chunk ids in row order, bm25s over them or None) from (chunk id, space-separated stemmed terms) rows."""
     import bm25s
 
+    corpus = _TermIds(rows)
+    if not corpus.vocab:  # no chunk has a term: nothing to score lexically (bm25s cannot index that)
+        return corpus.chunk_ids, None
     bm25 = bm25s.BM25(k1=k1, b=b)
-    bm25.index([r[1].split() for r in rows], show_progress=False)
-    return bm25
+    bm25.index(corpus, show_progress=False)
+    return corpus.chunk_ids, bm25
+
+
+class _TermIds:
+    """Every chunk's terms as ids into one vocabulary, kept in one int32 array, which bm25s reads as
+    its corpus of token-id lists (the `ids` and `vocab` of its Tokenized). Handed lists of strings,
+    bm25s holds ~60 bytes a term plus a second copy of them as ids: a 339k-chunk build peaked at
+    4.0 GB that way, 1.7 GB this way (benchmarks/million_ask.py, README "Performance")."""
+
+    def __init__(self, rows: Iterable[tuple[int, str]]):
+        self.vocab: dict[str, int] = {}
+        chunk_ids, flat, ends = array("q"), array("i"), array("q", [0])
+        for chunk_id, text in rows:
+            chunk_ids.append(chunk_id)
+            flat.extend([self.vocab.setdefault(t, len(self.vocab)) for t in text.split()])
+            ends.append(len(flat))
+        self.chunk_ids = np.array(chunk_ids, dtype=np.int64)
+        self._flat = np.frombuffer(flat, dtype=np.int32) if len(flat) else np.zeros(0, dtype=np.int32)
+        self._ends = np.frombuffer(ends, dtype=np.int64)
+
+    @property
+    def ids(self) -> "_TermIds":
+        return self
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        # bm25s makes three passes; each yields one chunk's list at a time.
+        for a, b in zip(self._ends[:-1].tolist(), self._ends[1:].tolist()):
+            yield self._flat[a:b].tolist()
 
 
 class Store(Protocol):
@@ -625,17 +667,19 @@ class Writer:
         re-tokenizing the corpus (tokenizing is ~1 MB/s)."""
         from qa.text import terms
 
-        missing = self.db.execute(
-            "SELECT id, search_text FROM chunks WHERE id NOT IN (SELECT chunk_id FROM chunk_terms)").fetchall()
-        self.db.executemany("INSERT INTO chunk_terms VALUES (?,?)", [(cid, " ".join(terms(t))) for cid, t in missing])
+        # In batches, so a first build of a million chunks never holds all their text at once.
+        missing = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE id NOT IN (SELECT chunk_id FROM chunk_terms)")]
+        for i in range(0, len(missing), _BATCH_ROWS):
+            batch = missing[i : i + _BATCH_ROWS]
+            texts = self.db.execute(
+                f"SELECT id, search_text FROM chunks WHERE id IN ({','.join('?' * len(batch))})", batch).fetchall()
+            self.db.executemany("INSERT INTO chunk_terms VALUES (?,?)", [(cid, " ".join(terms(t))) for cid, t in texts])
         self.db.execute("DELETE FROM chunk_terms WHERE chunk_id NOT IN (SELECT id FROM chunks)")
         self.db.commit()
-        rows = self.db.execute(_TERMS_BY_CHUNK).fetchall()
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        ids, bm25 = _fit_bm25(self.db.execute(_TERMS_BY_CHUNK), params["k1"], params["b"])
         np.save(self.tmp / "bm25_ids.npy", ids, allow_pickle=False)
-        if not rows:
-            return
-        _fit_bm25(rows, params["k1"], params["b"]).save(str(self.tmp / "bm25"), allow_pickle=False)
+        if bm25 is not None:
+            bm25.save(str(self.tmp / "bm25"), allow_pickle=False)
 
     def commit(self, manifest: dict) -> str:
         """Verify, write, fsync and publish this version; returns its name."""
@@ -644,12 +688,12 @@ class Writer:
         self.db.commit()
         self._write_bm25(manifest["bm25"])
         doc_count = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        row_ids = {r[0] for r in self.db.execute("SELECT id FROM chunks")}
+        row_ids = np.fromiter((r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")), dtype=np.int64)
         self.db.execute("PRAGMA journal_mode=DELETE")
         self.db.close()
         if len(row_ids) > EXACT_SEARCH_LIMIT and not _is_ivf(self.vectors):
             self.vectors = _to_ivf(self.vectors, self.vectors.d)
-        if set(_faiss_ids(self.vectors).tolist()) != row_ids or self.vectors.ntotal != len(row_ids):
+        if self.vectors.ntotal != len(row_ids) or not np.array_equal(np.sort(_faiss_ids(self.vectors)), row_ids):
             raise RuntimeError("internal error: vectors and chunk rows disagree; the index was not changed")
         faiss.write_index(self.vectors, str(self.tmp / "vectors.faiss"))
         self._counts = (doc_count, len(row_ids))

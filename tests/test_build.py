@@ -244,3 +244,41 @@ def test_other_bm25_settings_rewrite_bm25_on_the_next_build_without_re_embedding
     assert ix.snapshot().manifest["bm25"] == {"k1": 0.9, "b": 0.4}
     assert ix.snapshot()._load_bm25().k1 == 0.9
     assert ix.build([corpus], progress=False).version is None  # settled: nothing more to do
+
+
+def test_bm25_built_from_term_ids_scores_every_chunk_as_bm25s_does_from_term_lists():
+    """The build hands bm25s one int32 array of term ids (4 bytes a term) instead of lists of strings."""
+    import bm25s
+
+    from qa.store import _fit_bm25
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(60)]
+    rows = [(10 * i + 7, " ".join(rng.choice(words, size=rng.integers(0, 25)))) for i in range(300)]
+    ids, ours = _fit_bm25(iter(rows), 0.9, 0.4)  # a cursor is read once, as this iterator
+    assert ids.tolist() == [r[0] for r in rows]
+    theirs = bm25s.BM25(k1=0.9, b=0.4)
+    theirs.index([r[1].split() for r in rows], show_progress=False)
+    assert set(ours.vocab_dict) == set(theirs.vocab_dict)
+    for word in words:
+        if word in theirs.vocab_dict:
+            np.testing.assert_allclose(
+                ours.get_scores_from_ids([ours.vocab_dict[word]]), theirs.get_scores_from_ids([theirs.vocab_dict[word]]), rtol=1e-6)
+    query = ["w1", "w7", "w7", "w30"]
+    np.testing.assert_allclose(
+        ours.get_scores_from_ids([ours.vocab_dict[w] for w in query]),
+        theirs.get_scores_from_ids([theirs.vocab_dict[w] for w in query]), rtol=1e-6)
+
+
+def test_chunks_without_any_term_still_build_and_answer_from_vectors(tmp_path):
+    from qa.store import _fit_bm25
+
+    assert _fit_bm25(iter([(1, ""), (2, "")]), 0.9, 0.4)[1] is None  # bm25s itself cannot index this
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("It is.\n\nAnd it is. Is it? It is!\n")  # stop words only: no term at all
+    ix = Index(tmp_path / "ix")
+    ix.build([docs], progress=False)
+    assert ix.check() == []
+    assert ix.snapshot()._load_bm25() is None
+    assert ix.ask("is it so?").passages

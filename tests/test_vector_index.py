@@ -28,3 +28,19 @@ def test_large_indexes_switch_to_ivf_and_still_remove_and_check(tmp_path, monkey
     vectors = snap.reconstruct(ids)
     assert vectors.shape == (len(ids), 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
+
+
+def test_the_ivf_index_copied_in_slices_holds_every_vector_of_the_flat_one(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    write_corpus(docs, 25, sentences=8)
+    flat = Index(tmp_path / "flat")
+    flat.build([docs], progress=False)
+    monkeypatch.setattr(qa.store, "EXACT_SEARCH_LIMIT", 20)
+    monkeypatch.setattr(qa.store, "_IVF_COPY_ROWS", 7)  # several slices, the last one short
+    ivf = Index(tmp_path / "ivf")
+    ivf.build([docs], progress=False)
+    assert ivf.snapshot().manifest["vector_index"] == "ivf-flat" and ivf.check() == []
+    ids = [c.id for d in flat.snapshot().documents() for c in flat.snapshot().doc_chunks(d.id)]
+    assert len(ids) > 3 * 7 and len(ids) % 7
+    assert ivf.snapshot().vectors.ntotal == len(ids)
+    np.testing.assert_array_equal(ivf.snapshot().reconstruct(ids), flat.snapshot().reconstruct(ids))
