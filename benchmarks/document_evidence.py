@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from qa.evaluate import CACHE, Settings, built_index, memo_for, ndcg_at, scifact_documents, scifact_queries
-from qa.search import QUESTION_WORDS, retrieve
+from qa.search import QUESTION_WORDS, _with_context_vectors, retrieve
+from qa.store import _fit_bm25
 from qa.text import terms
 
 
@@ -32,21 +33,15 @@ def main() -> None:
     ap.add_argument("--dense", type=float, nargs="*", default=[0.0, 0.3, 0.5, 0.7, 1.0], help="weights wd to try")
     args = ap.parse_args()
 
-    import bm25s
-
     settings = Settings()
     memo = memo_for(settings)
     ix = built_index("scifact", scifact_documents(CACHE / "scifact-docs"), settings, memo)
     snap = ix.snapshot()
     docs = snap.documents()
     row_of = {d.id: i for i, d in enumerate(docs)}
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(t, len(vocab)) for t in terms(snap.document_text(d.id))] for d in docs]
-    lexical = settings.lexical
-    doc_bm25 = bm25s.BM25(k1=lexical.k1, b=lexical.b)
-    doc_bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
-    doc_vectors = np.vstack([snap.reconstruct([c.id for c in snap.doc_chunks(d.id)]).mean(axis=0) for d in docs])
-    doc_vectors /= np.linalg.norm(doc_vectors, axis=1, keepdims=True)
+    # Documents scored by BM25 as the index scores chunks (same fitting, same k1 and b).
+    texts = ((i, " ".join(terms(snap.document_text(d.id)))) for i, d in enumerate(docs))
+    doc_bm25 = _fit_bm25(texts, settings.lexical.k1, settings.lexical.b)[1]
 
     queries, qrels = scifact_queries(args.split)
     qids = sorted(queries, key=int)
@@ -58,16 +53,16 @@ def main() -> None:
     for qvec, qid in zip(question_vectors, qids):
         question_terms = terms(queries[qid])
         hits = retrieve(snap, question_terms, qvec, depth, search)
-        known = [vocab[t] for t in question_terms if t not in QUESTION_WORDS and t in vocab]
+        known = [doc_bm25.vocab_dict[t] for t in question_terms if t not in QUESTION_WORDS and t in doc_bm25.vocab_dict]
         doc_lexical = doc_bm25.get_scores_from_ids(known) if known else np.zeros(len(docs))
         rows = np.array([row_of[h.chunk.doc_id] for h in hits])
         top = float(doc_lexical[rows].max()) if len(rows) else 0.0
         lexical_part = doc_lexical[rows] / top if top > 0 else np.zeros(len(rows))
-        dense_part = doc_vectors[rows] @ qvec
-        fused = np.array([h.score for h in hits])
         for wl, wd in grid:
+            # The wd part is search.context_weight's whole-document evidence, as ask() adds it.
+            with_context = _with_context_vectors(snap, hits, qvec, wd, 0) if wd else hits
             best: dict[str, float] = {}
-            for h, s in zip(hits, fused + wl * lexical_part + wd * dense_part):
+            for h, s in zip(hits, np.array([h.score for h in with_context]) + wl * lexical_part):
                 stem = Path(h.chunk.source).stem
                 best[stem] = max(best.get(stem, -np.inf), float(s))
             scores[(wl, wd)].append(ndcg_at(sorted(best, key=lambda d: -best[d]), qrels[qid], 10))
