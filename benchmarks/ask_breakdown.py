@@ -29,7 +29,7 @@ def main() -> None:
 
     import qa.answer as answer
     from qa.index import Index
-    from qa.search import retrieve
+    from qa.search import Query, retrieve
     from qa.text import terms
 
     ix = Index(args.index)
@@ -46,7 +46,7 @@ def main() -> None:
             t0 = time.perf_counter()
             qvec = e.encode([q])[0]
             t1 = time.perf_counter()
-            hits = retrieve(snap, terms(q), qvec, 5, ix.search_settings)
+            hits = retrieve(snap, Query(q, tuple(terms(q)), qvec), 5, ix.search_settings)
             t2 = time.perf_counter()
             counted = []
             answer.select(q, qvec, hits, snap.idf(terms(q)), lambda texts: counted.append(len(texts)) or e.encode(texts), 5,

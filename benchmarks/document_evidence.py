@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.evaluate import CACHE, Settings, built_index, memo_for, ndcg_at, scifact_documents, scifact_queries
-from qa.search import QUESTION_WORDS, _with_context_vectors, retrieve
-from qa.store import _fit_bm25
+from qa.evaluate import built_index, memo_for, ndcg_at, scifact_documents, scifact_queries
+from qa.search import QUESTION_WORDS, Query, _with_context_vectors, retrieve
+from qa.settings import Settings, eval_cache
+from qa.stores.faiss import _fit_bm25
 from qa.text import terms
 
 
@@ -35,7 +36,7 @@ def main() -> None:
 
     settings = Settings()
     memo = memo_for(settings)
-    ix = built_index("scifact", scifact_documents(CACHE / "scifact-docs"), settings, memo)
+    ix = built_index("scifact", scifact_documents(eval_cache() / "scifact-docs"), settings, memo)
     snap = ix.snapshot()
     docs = snap.documents()
     row_of = {d.id: i for i, d in enumerate(docs)}
@@ -52,7 +53,7 @@ def main() -> None:
     scores: dict[tuple[float, float], list[float]] = {point: [] for point in grid}
     for qvec, qid in zip(question_vectors, qids):
         question_terms = terms(queries[qid])
-        hits = retrieve(snap, question_terms, qvec, depth, search)
+        hits = retrieve(snap, Query(queries[qid], tuple(question_terms), qvec), depth, search)
         known = [doc_bm25.vocab_dict[t] for t in question_terms if t not in QUESTION_WORDS and t in doc_bm25.vocab_dict]
         doc_lexical = doc_bm25.get_scores_from_ids(known) if known else np.zeros(len(docs))
         rows = np.array([row_of[h.chunk.doc_id] for h in hits])

@@ -5,7 +5,7 @@
 Vectors: synthetic, 384-d, normalized: noisy copies (cosine ≈ 0.9) of the ~24k real MiniLM vectors
 of SQuAD sentences, questions and chunks that `qa eval squad` leaves in its cache (random centres
 when that cache is absent). Queries are 200 other real vectors, held out of the centres. The IVF index is made by
-`qa.store._to_ivf`, exactly as a commit above the limit makes it, and searched with the nprobe
+`qa.stores.faiss._to_ivf`, exactly as a commit above the limit makes it, and searched with the nprobe
 `Snapshot` sets; recall@10 is measured against exact inner-product search (IndexFlatIP).
 Also: an nprobe sweep, SQ8 compression (IVF + 8-bit scalar quantizer: a quarter of the memory),
 removal of ids, and BM25 (bm25s) built over a million synthetic passages drawn from SQuAD's word
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,7 +29,9 @@ def real_vectors() -> np.ndarray | None:
     """Real all-MiniLM-L6-v2 vectors of SQuAD sentences, questions and chunks remembered by `qa eval`."""
     import sqlite3
 
-    from qa.evaluate import CACHE
+    from qa.settings import eval_cache
+
+    CACHE = eval_cache()
 
     found = []
     for f in [CACHE / "vectors.sqlite", *CACHE.glob("squad-*/index/embeddings.sqlite")]:
@@ -76,7 +77,7 @@ def ms(times: list[float], p: int) -> float:
 def vector_part(n: int, n_queries: int, log) -> dict:
     import faiss
 
-    from qa.store import IVF_NPROBE_SHARE, _to_ivf
+    from qa.stores.faiss import IVF_NPROBE_SHARE, _to_ivf
 
     rng = np.random.default_rng(0)
     dim = 384
@@ -109,7 +110,7 @@ def vector_part(n: int, n_queries: int, log) -> dict:
     ivf = _to_ivf(flat, dim)
     out["ivf_build_s"] = round(time.perf_counter() - t, 1)
     del flat
-    log(f"IVF (qa.store._to_ivf, nlist {ivf.nlist}) built in {out['ivf_build_s']} s")
+    log(f"IVF (qa.stores.faiss._to_ivf, nlist {ivf.nlist}) built in {out['ivf_build_s']} s")
     default_nprobe = max(8, int(ivf.nlist * IVF_NPROBE_SHARE))
     sweep = []
     for nprobe in sorted({8, 16, 32, 64, default_nprobe, 2 * default_nprobe}):

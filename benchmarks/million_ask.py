@@ -84,10 +84,11 @@ def main() -> None:
 
     from qa import Index
     from qa import evaluate as ev
+    from qa.settings import eval_cache
 
     articles = ev.squad_articles()
-    squad_docs = ev.squad_documents(articles, list(range(len(articles))), ev.CACHE / "squad-docs")
-    scifact_docs = ev.scifact_documents(ev.CACHE / "scifact-docs")
+    squad_docs = ev.squad_documents(articles, list(range(len(articles))), eval_cache() / "squad-docs")
+    scifact_docs = ev.scifact_documents(eval_cache() / "scifact-docs")
     index = Path(args.index)
     filler = index.parent / "filler"
     out: dict = {}

@@ -32,7 +32,7 @@ def folder_mb(path: Path) -> float:
 
 
 def seed_cache(target: Path, sources: list[Path]) -> None:
-    from qa.store import EmbeddingCache
+    from qa.stores import EmbeddingCache
 
     target.parent.mkdir(parents=True, exist_ok=True)
     EmbeddingCache(target).close()  # creates the tables
@@ -55,10 +55,11 @@ def main() -> None:
     args = ap.parse_args()
 
     from qa import evaluate as ev
+    from qa.settings import eval_cache
 
     articles = ev.squad_articles()
-    squad_docs = ev.squad_documents(articles, list(range(len(articles))), ev.CACHE / "squad-docs")
-    scifact_docs = ev.scifact_documents(ev.CACHE / "scifact-docs")
+    squad_docs = ev.squad_documents(articles, list(range(len(articles))), eval_cache() / "squad-docs")
+    scifact_docs = ev.scifact_documents(eval_cache() / "scifact-docs")
     index = Path(args.index)
     text_mb = (folder_mb(squad_docs) + folder_mb(scifact_docs))
     out: dict = {"text_mb": round(text_mb, 2)}

@@ -47,7 +47,7 @@ def recall(found: list[list[int]], truth: np.ndarray) -> float:
 def bench_faiss(x, q, truth, kind: str) -> dict:
     import faiss
 
-    from qa.store import IVF_NPROBE_SHARE, _new_vector_index, _to_ivf
+    from qa.stores.faiss import IVF_NPROBE_SHARE, _new_vector_index, _to_ivf
 
     ids = np.arange(len(x), dtype=np.int64)
     t = time.perf_counter()

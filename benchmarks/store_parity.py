@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 from qa import evaluate as ev
-from qa.store import open_store
+from qa.index import Index
+from qa.settings import Settings, eval_cache
 
 
 def main() -> None:
@@ -26,20 +27,19 @@ def main() -> None:
     ap.add_argument("--no-flush", action="store_true",
                     help="query Milvus Lite's unsealed write buffer, as after `qa build` (same figures, slower)")
     args = ap.parse_args()
-    settings = ev.Settings()
+    settings = Settings()
     articles = ev.squad_articles()
     memo = ev.memo_for(settings)
     faiss_ix = ev.squad_index(settings, memo, articles, log=lambda m: None)
-    docs = ev.CACHE / "squad-docs"
+    docs = eval_cache() / "squad-docs"
     folder = Path(tempfile.mkdtemp(prefix="qa-parity-"))
     try:
         (folder / "index").mkdir()
         shutil.copy(Path(faiss_ix.path) / "embeddings.sqlite", folder / "index" / "embeddings.sqlite")
-        milvus_ix = ev.EvalIndex(folder / "index", memo, settings)
-        milvus_ix.store = open_store(f"milvus://{folder}/squad.db", milvus_ix.path)
-        report = ev.Index(folder / "index", chunking=settings.chunk, store=f"milvus://{folder}/squad.db",
-                          precision=memo.embedder.precision).build(
-            [docs], progress=False, log=lambda m: None)
+        report = Index(folder / "index", chunking=settings.chunk, store=f"milvus://{folder}/squad.db",
+                       precision=memo.embedder.precision).build([docs], progress=False, log=lambda m: None)
+        milvus_ix = Index(folder / "index", chunking=settings.chunk, search=settings.search, answering=settings.answer,
+                          store=f"milvus://{folder}/squad.db", embedder=memo)
         print(report.summary())
         if not args.no_flush:  # one build is one segment either way, so BM25 statistics do not change;
             for name in milvus_ix.store.names.values():  # sealed, Milvus Lite stops rescanning its

@@ -3,13 +3,18 @@
     from qa import ask, build, Index
     answer = ask("Who chairs the review meetings?")
     answer.found, answer.passages[0].answer, answer.passages[0].source
+
+Importing qa sets nothing in the process: no environment variables, no logging levels. Models are
+loaded from folders on disk with local files only; nothing is fetched from a network.
 """
 
 from qa.answer import Answer, Passage
-from qa.index import BuildReport, Index, NoSources, ask, build
-from qa.store import IndexIncompatible, IndexLocked, IndexMissing, IndexProblem
+from qa.errors import (IndexIncompatible, IndexLocked, IndexMissing, IndexProblem, IndexUnreadable, IndexWriteFailed,
+                       InvalidInput, NoSources, QAError)
+from qa.index import BuildReport, Index, ask, build
 
 __all__ = [
     "ask", "build", "Index", "Answer", "Passage", "BuildReport",
-    "NoSources", "IndexProblem", "IndexMissing", "IndexIncompatible", "IndexLocked",
+    "QAError", "InvalidInput", "NoSources", "IndexProblem", "IndexMissing", "IndexIncompatible", "IndexLocked",
+    "IndexUnreadable", "IndexWriteFailed",
 ]

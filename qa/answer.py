@@ -12,23 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.search import QUESTION_WORDS, Hit
-from qa.store import StoredChunk
+from qa.settings import AnswerSettings
+from qa.stores import StoredChunk
 from qa.text import LineMap, terms, tidy
-
-
-@dataclass(frozen=True)
-class AnswerSettings:
-    passages_scored: int = 5  # top passages whose sentences are scored
-    # Weights tuned on SQuAD dev articles 1-24 (`qa eval squad --split tune`, see README "Answer quality").
-    sentence_dense: float = 0.6  # weight of question–sentence cosine (sentence vectors in context, from the build)
-    sentence_lexical: float = 0.4  # weight of the IDF-weighted share of question terms in the sentence
-    passage_weight: float = 0.25  # weight of the passage's fused score
-    answer_type_weight: float = 0.1  # bonus when the sentence holds the kind of thing asked for
-    found_threshold: float = 0.55  # below this the sources are taken not to answer (qa eval abstention: chosen on articles 1-24)
-    duplicate_similarity: float = 0.8  # word-set overlap at which two passages count as one quote
-    # Sentence evidence counts the question's content words only: "how", "did", "what" are not
-    # what a sentence must share to answer (as search.drop_question_words does for BM25).
-    drop_question_words: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +35,12 @@ class Passage:
     section: str = ""
     chunk_id: int = 0
     doc_id: str = ""
+
+    @property
+    def location(self) -> str:
+        """Where the passage stands, as a citation says it: "page 3, lines 12–15" or "line 4"."""
+        lines = f"line {self.line_start}" if self.line_start == self.line_end else f"lines {self.line_start}–{self.line_end}"
+        return (f"page {self.page}, " if self.page is not None else "") + lines
 
     def to_dict(self) -> dict:
         keys = (

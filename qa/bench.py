@@ -43,21 +43,15 @@ def make_corpus(articles: int, folder: Path, questions: int, data: Path | None =
 
 
 def passages(docs: Path) -> list[tuple[int, str, str]]:
-    """(id, embedding text, passage text) of every chunk qa cuts from the files."""
-    from qa.chunk import chunk_document, embedding_text
-    from qa.clean import boilerplate
+    """(id, embedding text, passage text) of every chunk qa cuts from the files (qa.ingest, as a build does)."""
     from qa.embed import Embedder
+    from qa.ingest import prepare_folder
     from qa.settings import ChunkSettings
-    from qa.sources import Document, find_files, load
 
-    settings = ChunkSettings()
-    count_tokens = Embedder.shared().token_counter()
     out = []
-    for f in find_files([docs]).files:
-        doc = load(f)
-        if isinstance(doc, Document):
-            for c in chunk_document(doc, boilerplate(doc.text), settings, count_tokens):
-                out.append((len(out), embedding_text(c, doc.title, settings), c.text))
+    for prepared in prepare_folder([docs], ChunkSettings(), Embedder.shared().token_counter()):
+        for chunk, search_text in zip(prepared.chunks, prepared.search_texts):
+            out.append((len(out), search_text, chunk.text))
     return out
 
 
@@ -114,7 +108,6 @@ def _langchain_system(docs: Path, index: Path):
 
 def worker(system: str, docs: Path, index: Path, qfile: Path) -> dict:
     """Build and query one system; returns the measurements (run in a fresh process)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import sentence_transformers  # noqa: F401  (imports are not part of any system's build time)
 
     if system == "txtai":
@@ -217,5 +210,6 @@ def table(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":  # the worker: python -m qa.bench SYSTEM DOCS INDEX QUESTIONS
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the peers' loaders would otherwise ask the hub
     result = worker(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
     print(json.dumps(result))

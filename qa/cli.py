@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 import textwrap
 from pathlib import Path
@@ -40,11 +39,9 @@ def render(answer, width: int = 100) -> str:
     else:
         out.append("The sources do not answer this question. Closest passages:")
     for n, p in enumerate(answer.passages, 1):
-        where = f"page {p.page}, " if p.page else ""
-        lines = f"line {p.line_start}" if p.line_start == p.line_end else f"lines {p.line_start}–{p.line_end}"
         # A section path usually starts with the title ("Report › 2. Summary"): don't say it twice.
         heading = p.section if p.section.split(" › ")[0] == p.title else " › ".join(x for x in (p.title, p.section) if x)
-        out.append(f"[{n}] {heading} — {p.source}, {where}{lines} (score {p.score:.2f})")
+        out.append(f"[{n}] {heading} — {p.source}, {p.location} (score {p.score:.2f})")
         if p.also_in:
             out.append(f"    also in: {', '.join(p.also_in)}")
         body = _tidy(p.text)
@@ -54,27 +51,6 @@ def render(answer, width: int = 100) -> str:
     for note in answer.notes:
         out.append(f"note: {note}")
     return "\n".join(out)
-
-
-def _write_failure(error: BaseException, index: Path) -> str:
-    """What to tell a person when writing the index failed (the previous version keeps answering)."""
-    import errno
-    import resource
-    import shutil
-
-    text = str(error)
-    code = getattr(error, "errno", None)
-    folder = next((p for p in (index, *index.absolute().parents) if p.exists()), Path("."))
-    free = shutil.disk_usage(folder).free / 2**20
-    # SQLite reports a full disk as "database or disk is full" or, writing its WAL, as a disk I/O error.
-    capped = resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
-    if code == errno.EFBIG or (capped and isinstance(error, sqlite3.Error)):  # SQLite hides the errno
-        why = f"a file in {index} would exceed the file size limit (ulimit -f)"
-    elif code in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in text or "No space left" in text or free < 1:
-        why = f"no space left on the device holding {index} ({free:.1f} MB free)"
-    else:
-        why = f"writing {index} failed: {type(error).__name__}: {text}"
-    return f"{why}; the build was abandoned and the previous version of the index is unchanged"
 
 
 @app.command()
@@ -89,12 +65,12 @@ def build(
     store: Optional[str] = StoreOption,
     ray: Optional[str] = typer.Option(None, "--ray", help="Embed with Ray Data: 'local' starts a local Ray, 'auto' joins this machine's, or a cluster address (ray://head:10001)."),
     ray_actors: int = typer.Option(2, "--ray-actors", help="Embedding actors (one model each) with --ray."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="Model weights: int8 (faster builds, quality within 0.005; see README) or fp32. Default: what the index was built with, else int8 (fp32 for models ONNX Runtime cannot run)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Model weights: int8 (faster builds, quality within 0.005; see docs/performance.md) or fp32. Default: what the index was built with, else int8 (fp32 for models ONNX Runtime cannot run)."),
 ):
     """Build or update an index from files and folders (.txt .md and more)."""
-    from qa.index import Index, NoSources
+    from qa.errors import QAError
+    from qa.index import Index
     from qa.settings import default_sources
-    from qa.store import IndexProblem
 
     try:
         ix = Index(index, model=model, store=store, precision=precision)
@@ -103,15 +79,13 @@ def build(
 
             _ray()  # a missing extra fails here, naming it
             ix.bulk_encode = RayEncoder(ray, model, actors=ray_actors, precision=ix.embedder.precision)
-    except (ImportError, ValueError) as e:  # ValueError: an unknown --precision
+    except (ImportError, QAError) as e:  # an unknown --precision, a missing extra
         _fail(str(e))
     sources = [str(p) for p in paths] if paths else (None if ix.exists() else [str(default_sources())])
     try:
         report = ix.build(sources, full=full, progress=not as_json and sys.stderr.isatty(), wait=not no_wait)
-    except (NoSources, IndexProblem, FileNotFoundError) as e:
+    except QAError as e:
         _fail(str(e))
-    except (OSError, sqlite3.Error, RuntimeError) as e:  # a full disk, a size limit, a failed write
-        _fail(_write_failure(e, ix.path))
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.summary())
     if strict and report.problems:
         skipped = sum(p.skipped for p in report.problems)
@@ -129,19 +103,19 @@ def ask(
     reranker: Optional[Path] = RerankerOption,
 ):
     """Answer a question with cited passages from the index."""
+    from qa.errors import QAError
     from qa.index import Index, check_k, clean_question, default
-    from qa.store import IndexProblem
 
     try:
         clean_question(question)
         check_k(k)
-    except (ValueError, TypeError) as e:
+    except QAError as e:
         _fail(str(e), 2)
     try:
         ix = default() if index is None and store is None else Index(index, store=store)
         ix.reranker = reranker
         answer = ix.ask(question, k=k, mode=mode)
-    except (IndexProblem, ValueError, ImportError) as e:
+    except (QAError, ImportError) as e:
         _fail(str(e))
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -154,8 +128,8 @@ def ask(
 @app.command()
 def check(index: Optional[Path] = IndexOption):
     """Check that every vector has its chunk row and back; exit 1 if not."""
+    from qa.errors import IndexProblem
     from qa.index import Index
-    from qa.store import IndexProblem
 
     try:
         ix = Index(index)
@@ -198,10 +172,12 @@ def eval_(
 ):
     """Measure answer quality on SQuAD v1.1 dev, BEIR SciFact, or abstention on held-out SQuAD articles."""
     from qa import evaluate as ev
+    from qa.errors import InvalidInput
+    from qa.settings import Settings
 
     try:
-        chosen = ev.Settings().with_overrides(settings or [])
-    except ValueError as e:
+        chosen = Settings().with_overrides(settings or [])
+    except InvalidInput as e:
         _fail(str(e), 2)
     log = lambda m: typer.echo(m, err=True)  # noqa: E731
     if benchmark == "squad":
@@ -256,12 +232,12 @@ def serve(
     reranker: Optional[Path] = RerankerOption,
 ):
     """Serve the web chat (default: ./index over ./seeds, built on first use) at http://127.0.0.1:7860."""
-    from qa.store import IndexProblem
+    from qa.errors import QAError
     from qa.web import serve as serve_web
 
     try:
         serve_web(index, sources, host=host, port=port, auth=auth, max_upload_mb=max_upload_mb, reranker=reranker)
-    except (IndexProblem, ValueError, FileNotFoundError, OSError) as e:
+    except (QAError, OSError) as e:  # OSError: the port is taken
         _fail(str(e))
 
 
@@ -288,7 +264,23 @@ def bench(
     typer.echo(json.dumps(rows, indent=2) if as_json else qa_bench.table(rows))
 
 
+def configure_process() -> None:
+    """What only a program (never `import qa`) may set for its whole process: no model hub, no
+    tokenizer threads forked into worker processes, no library chatter on the terminal."""
+    import logging
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come only from folders on disk
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # every recoverable oddity of a file, not the user's problem
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar on every start
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
 def main() -> None:
+    configure_process()
     app()
 
 

@@ -1,24 +1,23 @@
 """The sentence-transformers model: the bundled all-MiniLM-L6-v2, or any model folder by path.
 
-Loading is offline only. The model is loaded lazily and once per process, so importing qa stays
-cheap and every Index in a process shares one copy.
+Loading is offline only: a folder on disk, read with `local_files_only`, never a model hub (and
+without touching the process's environment). The model is loaded lazily and once per process, so
+importing qa stays cheap and every Index in a process shares one copy.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from qa.errors import InvalidInput, InvalidModel
+from qa.settings import embed_backend
+
 BUNDLED_MODEL_NAME = "all-MiniLM-L6-v2"
 
-# Never reach for a model hub: weights come only from a folder on disk.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def bundled_model_path() -> Path:
@@ -43,7 +42,7 @@ PRECISIONS = ("fp32", "int8")  # int8: the model's weights quantized (qa.onnx_em
 # What a new index is built with (for a plain sentence-transformers model; others stay fp32).
 # int8 encodes x1.75 faster than torch fp32 on a quiet 2-core machine (69.4 against 39.7 chunks/s) and
 # moved quality by less than the 0.005 allowed: SQuAD recall@5 0.958 -> 0.957 (all 10,570
-# questions), SciFact nDCG@10 0.729 -> 0.728 (test), 0.734 -> 0.732 (train). README "Performance".
+# questions), SciFact nDCG@10 0.729 -> 0.728 (test), 0.734 -> 0.732 (train). docs/performance.md.
 DEFAULT_PRECISION = "int8"
 
 
@@ -64,7 +63,7 @@ def default_precision(model_path: str | Path | None) -> str:
 
 def _export_light(path: Path, precision: str = "fp32") -> None:
     """Export the ONNX twin of a model once per machine (needs onnx and onnxruntime; else nothing)."""
-    if os.environ.get("QA_EMBED_BACKEND", "auto") == "torch" and precision == "fp32":
+    if embed_backend() == "torch" and precision == "fp32":
         return
     try:
         from qa import onnx_embed
@@ -82,10 +81,10 @@ class Embedder:
     _shared: dict[str, "Embedder"] = {}
     _lock = threading.Lock()
 
-    def __init__(self, model_path: str | Path | None = None, batch_size: int = 16,  # 16: 1.2× faster than 32 on 2 cores, same vectors (README "Performance")
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 16,  # 16: 1.2× faster than 32 on 2 cores, same vectors (docs/performance.md)
                  precision: str = "fp32"):
         if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+            raise InvalidInput(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self.path = Path(model_path).resolve() if model_path else None
         self.precision = precision
         # int8 vectors differ from fp32 ones (cosine ~0.99): they get their own name, so that caches
@@ -117,11 +116,9 @@ class Embedder:
     def _load(self):
         path = self.path or bundled_model_path()
         if not (Path(path) / "modules.json").exists() and not (Path(path) / "config.json").exists():
-            raise FileNotFoundError(f"{path} is not a sentence-transformers model folder")
+            raise InvalidModel(f"{path} is not a sentence-transformers model folder")
         from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         _export_light(Path(path), self.precision)
         return model
@@ -145,7 +142,7 @@ class Embedder:
                     if self._light is None:
                         self._light = OnnxEncoder(path, self.precision)
             return self._light
-        if os.environ.get("QA_EMBED_BACKEND", "auto") == "torch":
+        if embed_backend() == "torch":
             return None
         if self._light is None:
             with self._load_lock:
@@ -221,7 +218,7 @@ class Embedder:
         A sentence's vector is the mean of its tokens' outputs in the forward pass of the whole
         text (its meaning in context, "late chunking"): no extra model work over `encode`. On SQuAD
         (articles 1-24) the answering sentence is picked as well as with sentences encoded on their
-        own (README "Performance"). Rows are NaN for sentences without a whole token in the text;
+        own (docs/performance.md). Rows are NaN for sentences without a whole token in the text;
         the list holds None for every text when the model is not a plain pipeline.
         """
         if not texts:

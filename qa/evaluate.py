@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import re
 import time
@@ -26,55 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import AnswerSettings
 from qa.chunk import text_hash
 from qa.embed import Embedder, default_precision
 from qa.index import Index
-from qa.search import SearchSettings, retrieve
-from qa.settings import PROJECT_ROOT, ChunkSettings, LexicalSettings
-from qa.store import EmbeddingCache
-from qa.text import terms, tidy
+from qa.ingest import embed_with_cache, prepare_folder
+from qa.search import Query, retrieve
+from qa.settings import Settings, eval_cache, eval_data
+from qa.stores import EmbeddingCache
+from qa.text import tidy
 
-DATA = Path(os.environ.get("QA_EVAL_DATA", PROJECT_ROOT.parent / "shared" / "data"))
-CACHE = Path(os.environ.get("QA_EVAL_CACHE", "/tmp/qa-eval"))
 SEED = 13
 
 
-# -- settings ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelSettings:
-    precision: str = default_precision(None)  # the weights the eval indexes are built and asked with
-    reranker: str = ""  # a cross-encoder folder that re-scores the first hits (qa.rerank); "" for none
-
-
-@dataclass(frozen=True)
-class Settings:
-    chunk: ChunkSettings = ChunkSettings()
-    search: SearchSettings = SearchSettings()
-    answer: AnswerSettings = AnswerSettings()
-    model: ModelSettings = ModelSettings()
-    lexical: LexicalSettings = LexicalSettings()
-
-    def with_overrides(self, overrides: list[str]) -> "Settings":
-        """Apply "group.field=value" strings, e.g. "search.dense_weight=0.4", "chunk.max_chars=500"."""
-        out = self
-        for item in overrides:
-            key, _, raw = item.partition("=")
-            group, _, name = key.strip().partition(".")
-            if group not in ("chunk", "search", "answer", "lexical", "model") or not raw:
-                raise ValueError(f"bad setting {item!r}: use chunk.NAME=VALUE, search.NAME=VALUE, answer.NAME=VALUE, "
-                                 "lexical.k1|b=VALUE, model.precision=fp32|int8 or model.reranker=PATH")
-            current = getattr(out, group)
-            if name not in current.__dataclass_fields__:
-                raise ValueError(f"{group} has no setting {name!r}; it has {', '.join(current.__dataclass_fields__)}")
-            kind = type(getattr(current, name))
-            value = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
-            out = replace(out, **{group: replace(current, **{name: value})})
-        return out
-
-
 def memo_for(settings: Settings) -> "VectorMemo":
-    return VectorMemo(Embedder.shared(precision=settings.model.precision))
+    return VectorMemo(Embedder.shared(precision=settings.model.precision or default_precision(None)))
 
 
 def _key(*parts: object) -> str:
@@ -89,7 +53,8 @@ class VectorMemo:
         self.embedder = embedder
         self.name = embedder.name
         self.path = embedder.path
-        self.file = path or CACHE / "vectors.sqlite"
+        self.precision = embedder.precision
+        self.file = path or eval_cache() / "vectors.sqlite"
         self.memory: dict[str, np.ndarray] = {}
 
     @property
@@ -98,6 +63,9 @@ class VectorMemo:
 
     def token_counter(self):
         return self.embedder.token_counter()
+
+    def encode_with_sentences(self, texts, spans, progress: bool = False):
+        return self.embedder.encode_with_sentences(texts, spans, progress=progress)
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self.memory]
@@ -121,36 +89,28 @@ class VectorMemo:
         return np.vstack([self.memory[t] for t in texts])
 
 
-class EvalIndex(Index):
-    """An Index whose embedder remembers vectors; ask() and build() are the users' code paths."""
+def eval_index(path: Path, memo: VectorMemo, settings: Settings) -> Index:
+    """The users' Index over `path`, asking with remembered vectors. Its BM25 is re-indexed in memory
+    when these settings ask for another k1/b than it was built with (the cached eval indexes are
+    shared by every BM25 setting; nothing else depends on it)."""
+    ix = Index(path, chunking=settings.chunk, search=settings.search, answering=settings.answer,
+               reranker=settings.model.reranker or None, lexical=settings.lexical, embedder=memo)
+    if ix.exists():
+        ix.snapshot().use_bm25_params(settings.lexical)
+    return ix
 
-    def __init__(self, path: Path, memo: VectorMemo, settings: Settings):
-        super().__init__(path, chunking=settings.chunk, search=settings.search, answering=settings.answer,
-                         reranker=settings.model.reranker or None, lexical=settings.lexical)
-        self.memo = memo
 
-    def snapshot(self):
-        """The version as built, its BM25 re-indexed in memory when these settings ask for other k1/b
-        (the cached eval indexes are shared by every BM25 setting; nothing else depends on it)."""
-        snap = super().snapshot()
-        snap.use_bm25_params(self.lexical)
-        return snap
-
-    @property
-    def embedder(self):
-        return self.memo
-
-    def sentences(self) -> list[str]:
-        """Every sentence ask() would hand to the model (those without a stored vector), for one batch."""
-        snap = self.snapshot()
-        out: dict[str, None] = {}
-        for doc in snap.documents():
-            stored = snap.chunks([c.id for c in snap.doc_chunks(doc.id)])
-            for c in stored.values():
-                for j, (a, b) in enumerate(c.sentences):
-                    if c.sentence_vectors is None or np.isnan(c.sentence_vectors[j, 0]):
-                        out[tidy(c.text[a - c.start : b - c.start])] = None
-        return list(out)
+def unencoded_sentences(ix: Index) -> list[str]:
+    """Every sentence ask() would hand to the model (those without a stored vector), for one batch."""
+    snap = ix.snapshot()
+    out: dict[str, None] = {}
+    for doc in snap.documents():
+        stored = snap.chunks([c.id for c in snap.doc_chunks(doc.id)])
+        for c in stored.values():
+            for j, (a, b) in enumerate(c.sentences):
+                if c.sentence_vectors is None or np.isnan(c.sentence_vectors[j, 0]):
+                    out[tidy(c.text[a - c.start : b - c.start])] = None
+    return list(out)
 
 
 def warm_embedding_cache(docs: Path, index: Path, settings: Settings, embedder: Embedder, log=print,
@@ -160,46 +120,35 @@ def warm_embedding_cache(docs: Path, index: Path, settings: Settings, embedder: 
     The build then takes every vector from the cache; doing it in batches makes a long first
     build resumable (an interrupted run keeps what it embedded).
     """
-    from qa.chunk import chunk_document, embedding_text, sentence_spans_in
-    from qa.clean import boilerplate
-    from qa.sources import Document, find_files, load
-
-    items: dict[str, tuple[str, list]] = {}
-    count_tokens = embedder.token_counter()
-    for f in find_files([docs]).files:
-        doc = load(f)
-        if isinstance(doc, Document):
-            for c in chunk_document(doc, boilerplate(doc.text), settings.chunk, count_tokens):
-                t = embedding_text(c, doc.title, settings.chunk)
-                spans = sentence_spans_in(t, c)
-                items[text_hash(f"{t}\0{json.dumps(spans)}")] = (t, spans)  # the build's cache keys
+    items: dict[str, tuple[str, tuple]] = {}
+    for prepared in prepare_folder([docs], settings.chunk, embedder.token_counter()):
+        for key, text, spans in zip(prepared.sentence_keys, prepared.search_texts, prepared.sentence_spans):
+            items[key] = (text, spans)
     index.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(index / "embeddings.sqlite")
     try:
         known = cache.get_sentences(embedder.name, list(items), embedder.dim)
         todo = [key for key in items if key not in known]
-        started = time.perf_counter()
-        for i in range(0, len(todo), batch):
-            part = todo[i : i + batch]
-            vectors, sentence_vectors = embedder.encode_with_sentences([items[k][0] for k in part], [items[k][1] for k in part])
-            cache.put(embedder.name, {text_hash(items[k][0]): v for k, v in zip(part, vectors)})
-            cache.put_sentences(embedder.name, dict(zip(part, sentence_vectors)))
-            rate = (i + len(part)) / (time.perf_counter() - started)
-            log(f"embedded {i + len(part)}/{len(todo)} new chunks of {len(items)} ({rate:.1f}/s)")
     finally:
         cache.close()
+    started = time.perf_counter()
+    for i in range(0, len(todo), batch):
+        part = todo[i : i + batch]
+        embed_with_cache([items[k][0] for k in part], [items[k][1] for k in part], embedder,
+                         index / "embeddings.sqlite", embedder.dim)
+        rate = (i + len(part)) / (time.perf_counter() - started)
+        log(f"embedded {i + len(part)}/{len(todo)} new chunks of {len(items)} ({rate:.1f}/s)")
 
 
 def index_folder(name: str, settings: Settings, memo: VectorMemo) -> Path:
-    return CACHE / f"{name}-{_key(asdict(settings.chunk), memo.name, 'sentence-vectors')}"
+    return eval_cache() / f"{name}-{_key(asdict(settings.chunk), memo.name, 'sentence-vectors')}"
 
 
 def built_index(name: str, docs: Path, settings: Settings, memo: VectorMemo, log=print,
-                seed_from: Path | None = None) -> EvalIndex:
+                seed_from: Path | None = None) -> Index:
     """The index over `docs` for these chunk settings, built on first use and reused afterwards."""
     folder = index_folder(name, settings, memo)
-    ix = EvalIndex(folder / "index", memo, settings)
-    if not ix.exists():
+    if not Index(folder / "index").exists():
         if seed_from is not None and (seed_from / "embeddings.sqlite").exists() and not (folder / "index").exists():
             (folder / "index").mkdir(parents=True)
             (folder / "index" / "embeddings.sqlite").write_bytes((seed_from / "embeddings.sqlite").read_bytes())
@@ -207,10 +156,9 @@ def built_index(name: str, docs: Path, settings: Settings, memo: VectorMemo, log
         warm_embedding_cache(docs, folder / "index", settings, memo.embedder, log=log)
         # The real embedder builds (its vectors land in the index's own embedding cache).
         report = Index(folder / "index", chunking=settings.chunk, precision=memo.embedder.precision,
-                       lexical=settings.lexical).build(
-            [docs], progress=False, log=log)
+                       lexical=settings.lexical).build([docs], progress=False, log=log)
         log(report.summary())
-    return ix
+    return eval_index(folder / "index", memo, settings)
 
 
 # -- SQuAD ------------------------------------------------------------------------------------
@@ -223,7 +171,7 @@ class Question:
 
 
 def squad_articles(path: Path | None = None) -> list[dict]:
-    path = path or DATA / "squad-v1.1" / "dev-v1.1.json"
+    path = path or eval_data() / "squad-v1.1" / "dev-v1.1.json"
     return json.loads(path.read_text(encoding="utf-8"))["data"]
 
 
@@ -329,9 +277,9 @@ def run_squad(ix: Index, questions: list[Question], ks: tuple[int, ...] = (1, 5,
 
 
 def squad_index(settings: Settings, memo: VectorMemo, articles: list[dict], keep: list[int] | None = None,
-                name: str = "squad", log=print) -> EvalIndex:
+                name: str = "squad", log=print) -> Index:
     keep = list(range(len(articles))) if keep is None else keep
-    docs = squad_documents(articles, keep, CACHE / f"{name}-docs")
+    docs = squad_documents(articles, keep, eval_cache() / f"{name}-docs")
     seed_from = None
     if name != "squad":  # a subset of the full corpus: its chunks are already embedded there
         seed_from = index_folder("squad", settings, memo) / "index"
@@ -339,11 +287,11 @@ def squad_index(settings: Settings, memo: VectorMemo, articles: list[dict], keep
     return ix
 
 
-def prepare(ix: EvalIndex, questions: list[str], log=print) -> None:
+def prepare(ix: Index, questions: list[str], log=print) -> None:
     """Encode questions and all sentences in big batches (cheap after the first run)."""
     started = time.perf_counter()
-    ix.memo.encode(questions)
-    ix.memo.encode(ix.sentences())
+    ix.embedder.encode(questions)
+    ix.embedder.encode(unencoded_sentences(ix))
     log(f"vectors ready in {time.perf_counter() - started:.1f} s")
 
 
@@ -408,7 +356,7 @@ def choose_threshold(curve: list[dict], keep_found: float = 0.95) -> dict:
 
 # -- SciFact ----------------------------------------------------------------------------------
 def scifact_documents(folder: Path, corpus: Path | None = None, only: set[str] | None = None) -> Path:
-    corpus = corpus or DATA / "beir-scifact" / "corpus.jsonl"
+    corpus = corpus or eval_data() / "beir-scifact" / "corpus.jsonl"
     folder.mkdir(parents=True, exist_ok=True)
     for line in corpus.read_text(encoding="utf-8").splitlines():
         d = json.loads(line)
@@ -422,7 +370,7 @@ def scifact_documents(folder: Path, corpus: Path | None = None, only: set[str] |
 
 
 def scifact_queries(split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    root = DATA / "beir-scifact"
+    root = eval_data() / "beir-scifact"
     qrels: dict[str, dict[str, int]] = {}
     for line in (root / "qrels" / f"{split}.tsv").read_text().splitlines()[1:]:
         qid, did, score = line.split("\t")
@@ -453,7 +401,7 @@ def ranked_documents(ix: Index, question: str, n: int = 100, k_ask: int = 10) ->
     qvec = ix.embedder.encode([question])[0]
     depth = 4 * n
     settings = replace(ix.search_settings, depth=depth)
-    for hit in retrieve(snap, terms(question), qvec, depth, settings):
+    for hit in retrieve(snap, Query.of(question, qvec), depth, settings):
         if len(order) >= n:
             break
         order.setdefault(Path(hit.chunk.source).stem, None)
@@ -465,7 +413,7 @@ def eval_scifact(settings: Settings, split: str = "test", limit: int | None = No
     queries, qrels = scifact_queries(split)
     ids = sample(sorted(queries, key=int), limit)
     memo = memo_for(settings)
-    docs = scifact_documents(CACHE / f"{name}-docs", corpus)
+    docs = scifact_documents(eval_cache() / f"{name}-docs", corpus)
     ix = built_index(name, docs, settings, memo, log=log)
     memo.encode([queries[i] for i in ids])
     ndcg, recall = [], []

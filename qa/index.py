@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import sqlite3
 import sys
 import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
-from qa.answer import Answer, AnswerSettings, select, to_passage
-from qa.chunk import chunk_document, embedding_text, sentence_spans_in, text_hash
-from qa.clean import boilerplate
+from qa.answer import Answer, select, to_passage
 from qa.embed import PRECISIONS, Embedder, default_precision
-from qa.search import SearchSettings, retrieve
-from qa.settings import BM25S_DEFAULTS, ChunkSettings, LexicalSettings, default_index, default_sources
+from qa.errors import (IndexIncompatible, IndexUnreadable, InvalidInput, InvalidType, NoSources, QAError)
+from qa.ingest import BulkEncode, PreparedDocument, embed_with_cache, prepare
+from qa.search import Query, retrieve
+from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, LexicalSettings, SearchSettings, default_index,
+                         default_sources)
 from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
-from qa.store import EmbeddingCache, IndexIncompatible, IndexMissing, Snapshot, open_store
-from qa.text import terms
+from qa.stores import IndexedDocument, Snapshot, Writer, open_store
+from qa.stores.base import write_failure
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut here (with a note): no question needs more
 MAX_K = 100
@@ -34,10 +37,6 @@ Log = Callable[[str], None]
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-class NoSources(ValueError):
-    """Nothing indexable was found where the build was pointed."""
 
 
 @dataclass
@@ -71,15 +70,15 @@ class BuildReport:
 
 
 def clean_question(question: object) -> tuple[str, list[str]]:
-    """A usable question, or a ValueError/TypeError saying what is wrong with it."""
+    """A usable question, or an InvalidInput / InvalidType saying what is wrong with it."""
     if not isinstance(question, str):
-        raise TypeError(f"question must be a string, not {type(question).__name__}")
+        raise InvalidType(f"question must be a string, not {type(question).__name__}")
     notes = []
     # Control characters carry no meaning in a question; drop them (keep ordinary whitespace).
     question = "".join(ch if ch in "\t\n" or unicodedata.category(ch)[0] != "C" else " " for ch in question)
     question = " ".join(question.split())
     if not question:
-        raise ValueError("the question is empty")
+        raise InvalidInput("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         notes.append(f"question truncated to its first {MAX_QUESTION_CHARS} characters (it had {len(question)})")
         question = question[:MAX_QUESTION_CHARS]
@@ -88,9 +87,9 @@ def clean_question(question: object) -> tuple[str, list[str]]:
 
 def check_k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an integer, not {type(k).__name__}")
+        raise InvalidType(f"k must be an integer, not {type(k).__name__}")
     if k < 1:
-        raise ValueError(f"k must be at least 1 (got {k})")
+        raise InvalidInput(f"k must be at least 1 (got {k})")
     return int(min(k, MAX_K))
 
 
@@ -101,6 +100,15 @@ def _named_by(paths: list[str | Path], file_path: str) -> bool:
         if file_path == str(p) or file_path.startswith(str(p).rstrip("/") + "/"):
             return True
     return False
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A document read and prepared during a build, waiting for its vectors."""
+
+    prepared: PreparedDocument
+    stat: tuple[int, int]  # the file's (size, mtime_ns)
+    previous: IndexedDocument | None  # what the index held for this source, when it is a change
 
 
 class Index:
@@ -118,10 +126,11 @@ class Index:
         search: SearchSettings = SearchSettings(),
         answering: AnswerSettings = AnswerSettings(),
         store: str | None = None,
-        bulk_encode: Callable[..., np.ndarray] | None = None,
+        bulk_encode: BulkEncode | None = None,
         precision: str | None = None,
         reranker: str | Path | None = None,
         lexical: LexicalSettings = LexicalSettings(),
+        embedder: Embedder | None = None,
     ):
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
@@ -133,11 +142,13 @@ class Index:
         (int8 for plain sentence-transformers models). `reranker`: a cross-encoder model folder
         that re-scores the first hits of every ask (qa.rerank; None: none, the default); the
         attribute can be set later too. `lexical`: BM25's k1 and b, applied when the BM25 index is
-        next written (every build or update rewrites it)."""
+        next written (every build or update rewrites it). `embedder`: an object that encodes as
+        `qa.embed.Embedder` does (name, dim, encode, encode_with_sentences, token_counter), used
+        instead of the model named by `model` and `precision` (evaluation remembers vectors so)."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         if precision is not None and precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+            raise InvalidInput(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self.model_path = model
         self.precision = precision
         self.chunking = chunking
@@ -146,6 +157,7 @@ class Index:
         self.bulk_encode = bulk_encode
         self.reranker = reranker
         self.lexical = lexical
+        self._embedder = embedder
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -154,22 +166,34 @@ class Index:
         return f"Index({str(self.path)!r})"
 
     # -- reading -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Storage failures while reading become IndexUnreadable (never a back-end's own exception)."""
+        try:
+            yield
+        except QAError:
+            raise
+        except (sqlite3.Error, *self.store.errors) as e:
+            raise IndexUnreadable(f"index {self.path} cannot be read: {type(e).__name__}: {e}") from e
+
     def snapshot(self) -> Snapshot:
         """The current published version, reloaded when another build has replaced it."""
-        current = self.store.current_version()
-        snap = self._snapshot
-        if snap is not None and snap.version == current:
-            return snap
-        with self._snapshot_lock:
-            if self._snapshot is None or self._snapshot.version != self.store.current_version():
-                snap = self.store.open()
-                self._check_model(snap.manifest)
-                self._snapshot = snap
-            return self._snapshot
+        with self._reading():
+            current = self.store.current_version()
+            snap = self._snapshot
+            if snap is not None and snap.version == current:
+                return snap
+            with self._snapshot_lock:
+                if self._snapshot is None or self._snapshot.version != self.store.current_version():
+                    snap = self.store.open()
+                    self._check_model(snap.manifest)
+                    self._snapshot = snap
+                return self._snapshot
 
     def _check_model(self, manifest: dict) -> None:
         built_with = manifest.get("model", {}).get("name")
-        if (self.model_path is not None or self.precision is not None) and built_with != self.embedder.name:
+        chosen = self.model_path is not None or self.precision is not None or self._embedder is not None
+        if chosen and built_with != self.embedder.name:
             raise IndexIncompatible(
                 f"index {self.path} was built with model {built_with}, not {self.embedder.name}; rebuild it with: "
                 f"{self._rebuild_command()}"
@@ -182,6 +206,8 @@ class Index:
 
     @property
     def embedder(self) -> Embedder:
+        if self._embedder is not None:
+            return self._embedder
         recorded = self.store.manifest().get("model", {}) if self.store.exists() else {}
         path = self.model_path
         if path is None and recorded.get("path") not in (None, "bundled"):
@@ -199,29 +225,34 @@ class Index:
         k = check_k(k)
         snap = self.snapshot()
         embedder = self.embedder
-        qvec = embedder.encode([question])[0]
-        q_terms = terms(question)
+        query = Query.of(question, embedder.encode([question])[0])
+        qvec, q_terms = query.vector, list(query.terms)
         settings = self.search_settings if mode is None else dataclasses.replace(self.search_settings, mode=mode)
-        hits = retrieve(snap, q_terms, qvec, max(k, self.answer_settings.passages_scored), settings)
-        if self.reranker is not None:
-            from qa.rerank import Reranker, rerank
+        with self._reading():
+            hits = retrieve(snap, query, max(k, self.answer_settings.passages_scored), settings)
+            if self.reranker is not None:
+                from qa.rerank import Reranker, rerank
 
-            hits = rerank(hits, question, Reranker.shared(self.reranker), settings.rerank_depth, settings.rerank_weight)
-        found, scored = select(question, qvec, hits, snap.idf(q_terms), embedder.encode, k, self.answer_settings)
+                hits = rerank(hits, question, Reranker.shared(self.reranker), settings.rerank_depth,
+                              settings.rerank_weight)
+            found, scored = select(question, qvec, hits, snap.idf(q_terms), embedder.encode, k, self.answer_settings)
         passages = tuple(to_passage(s) for s in scored)
         if not found:
             notes.append("the sources do not answer this; the closest passages are shown")
         return Answer(question, found, passages, tuple(notes))
 
     def documents(self):
-        return self.snapshot().documents()
+        with self._reading():
+            return self.snapshot().documents()
 
     def document_text(self, source: str) -> str | None:
-        return self.snapshot().document_text(source)
+        with self._reading():
+            return self.snapshot().document_text(source)
 
     def stats(self) -> dict:
         snap = self.snapshot()
-        docs, chunks = snap.count()
+        with self._reading():
+            docs, chunks = snap.count()
         m = snap.manifest
         return {
             "index": str(self.path),
@@ -236,7 +267,8 @@ class Index:
 
     def check(self) -> list[str]:
         """Consistency problems of the current version (empty list: every vector has its row and back)."""
-        return self.snapshot().check()
+        with self._reading():
+            return self.snapshot().check()
 
     # -- writing -----------------------------------------------------------------------------
     def build(self, paths: list[str | Path] | None = None, full: bool = False, progress: bool = True,
@@ -265,132 +297,133 @@ class Index:
 
     def _write(self, discovery: Discovery, roots: list[str] | None, sync: bool, full: bool = False,
                removals: list[str] = (), progress: bool = False, wait: bool = True, log: Log = _stderr) -> BuildReport:
+        """Write the next version: the discovered files added or replaced, `removals` (and, with
+        `sync`, every document no longer found) removed, `roots` recorded as the index's sources."""
         started = time.time()
         if sync and not discovery.files:
             kinds = " ".join(supported_suffixes())
             detail = "; ".join(f"{p.source}: {p.reason}" for p in discovery.problems[:5])
             raise NoSources(f"no documents to index (supported: {kinds})" + (f" — {detail}" if detail else ""))
         embedder = self.embedder
-        chunker_key = json.dumps(self.chunking.to_dict(), sort_keys=True)
         report = BuildReport(index=str(self.path), version=None, problems=list(discovery.problems))
-        with self._write_lock, self.store.lock(wait=wait, on_wait=log):
+        with self._write_lock, self._writing(), self.store.lock(wait=wait, on_wait=log):
             base = self.store.open() if self.store.exists() and not full else None
             if base is not None:
-                built_with = base.manifest.get("model", {}).get("name")
-                if built_with != embedder.name:
-                    raise IndexIncompatible(
-                        f"index {self.path} was built with model {built_with}; to use {embedder.name} rebuild it "
-                        f"with: {self._rebuild_command()}"
-                    )
+                self._check_base_model(base, embedder)
             # The dimension is read from the index when it has one, so a build with nothing new to
             # embed never loads the model (no torch import: an update of unchanged files takes ~1 s).
             dim = int(base.manifest["model"]["dim"]) if base is not None else embedder.dim
             writer = self.store.writer(base, dim)
             try:
-                existing = writer.document_hashes()
-                pending: list[tuple] = []
-
-                def flush() -> None:
-                    """Embed and write what is pending, so memory follows a batch, not the corpus."""
-                    vectors, sentence_vectors = self._embed_with_cache(
-                        [t for p in pending for t in p[2]], [s for p in pending for s in p[5]], embedder, dim, progress, report)
-                    offset = 0
-                    for doc, chunks, search_texts, stat, prev, _ in pending:
-                        if prev:
-                            writer.remove([prev[0]])
-                            report.changed.append(doc.source)
-                        else:
-                            report.added.append(doc.source)
-                        writer.add(doc, chunks, search_texts, vectors[offset : offset + len(chunks)], chunker_key, stat,
-                                   sentence_vectors=sentence_vectors[offset : offset + len(chunks)])
-                        offset += len(chunks)
-                    pending.clear()
-
-                count_tokens = embedder.token_counter()
-                seen_sources = set()
-                failed_sources = {p.source for p in discovery.problems}
-                for f in discovery.files:
-                    seen_sources.add(f.source)
-                    doc = load(f)
-                    if isinstance(doc, Problem):
-                        report.problems.append(doc)
-                        continue
-                    for w in doc.warnings:
-                        report.problems.append(Problem(doc.source, w, skipped=False))
-                    st = f.path.stat()
-                    prev = existing.get(doc.source)
-                    if prev and prev[1] == doc.content_hash and prev[2] == chunker_key:
-                        report.unchanged += 1
-                        writer.touch(doc.source, (st.st_size, st.st_mtime_ns))
-                        continue
-                    chunks = chunk_document(doc, boilerplate(doc.text), self.chunking, count_tokens)
-                    search_texts = [embedding_text(c, doc.title, self.chunking) for c in chunks]
-                    spans = [sentence_spans_in(t, c) for t, c in zip(search_texts, chunks)]
-                    pending.append((doc, chunks, search_texts, (st.st_size, st.st_mtime_ns), prev, spans))
-                    if sum(len(p[1]) for p in pending) >= FLUSH_CHUNKS:
-                        flush()
-                flush()
-
-                gone = set()
-                if sync:
-                    gone = {s for s in existing if s not in seen_sources and s not in failed_sources}
-                if removals:
-                    gone |= {s for s, row in existing.items() if _named_by(removals, row[3])}
+                indexed = writer.documents()
+                self._index_files(discovery, writer, indexed, embedder, dim, progress, report)
+                gone = self._gone(indexed, discovery, sync, removals)
                 for source in sorted(gone):
-                    writer.remove([existing[source][0]])
+                    writer.remove([indexed[source].id])
                     report.removed.append(source)
-
-                sources = roots if roots is not None else (base.manifest.get("sources", []) if base else [])
-                # Other BM25 settings rewrite the BM25 index (from the stored terms; nothing is re-embedded).
-                bm25_changed = base is not None and base.manifest.get("bm25", BM25S_DEFAULTS.to_dict()) != (
-                    self.store.bm25_params(self.lexical))
-                if base is not None and not (report.added or report.changed or report.removed or writer.touched
-                                             or bm25_changed):
-                    writer.abort()
-                    report.documents, report.chunks_total = base.count()
-                else:
-                    report.version = writer.commit(self._manifest(embedder, dim, writer, sources))
-                    report.documents, report.chunks_total = writer.counts
+                self._publish(writer, base, embedder, dim, roots, report)
             except BaseException:
                 writer.abort()
                 raise
         report.seconds = round(time.time() - started, 3)
         return report
 
-    def _embed_with_cache(self, texts: list[str], spans: list[list[tuple[int, int]]], embedder: Embedder, dim: int,
-                          progress: bool, report: BuildReport) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        """Vectors of the chunk texts and of their sentences, from the cache or one forward pass."""
-        if not texts:
-            return np.zeros((0, dim), dtype=np.float32), []
-        hashes = [text_hash(t) for t in texts]
-        keys = [text_hash(f"{t}\0{json.dumps(s)}") for t, s in zip(texts, spans)]
-        cache = EmbeddingCache(self.path / "embeddings.sqlite")
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Storage failures while writing (a full disk, a size limit, a lost server) become
+        IndexWriteFailed, saying why; the previous version is unchanged (writers publish last)."""
         try:
-            known = cache.get(embedder.name, hashes, dim)
-            known_sentences = cache.get_sentences(embedder.name, keys, dim)
-            # One of each (text, spans) that lacks its vector or its sentence vectors.
-            todo = list({keys[i]: i for i in range(len(texts)) if hashes[i] not in known or keys[i] not in known_sentences}.values())
-            if todo:
-                todo_texts, todo_spans = [texts[i] for i in todo], [spans[i] for i in todo]
-                if self.bulk_encode is None or hasattr(self.bulk_encode, "encode_with_sentences"):
-                    encode = getattr(self.bulk_encode, "encode_with_sentences", embedder.encode_with_sentences)
-                    fresh, fresh_sentences = encode(todo_texts, todo_spans, progress=progress)
-                else:  # a plain text -> vectors encoder: sentences are then encoded at ask time
-                    fresh, fresh_sentences = self.bulk_encode(todo_texts, progress=progress), [None] * len(todo)
-                new = {hashes[i]: v for i, v in zip(todo, fresh)}
-                new_sentences = {keys[i]: v for i, v in zip(todo, fresh_sentences)}
-                cache.put(embedder.name, new)
-                cache.put_sentences(embedder.name, new_sentences)
-                known.update(new)
-                known_sentences.update(new_sentences)
-            report.chunks_embedded += len(todo)
-        finally:
-            cache.close()
-        vectors = np.vstack([known[h] for h in hashes]).astype(np.float32)
-        return vectors, [known_sentences[key] for key in keys]
+            yield
+        except QAError:
+            raise
+        except (OSError, sqlite3.Error, *self.store.errors) as e:
+            raise write_failure(e, self.path) from e
 
-    def _manifest(self, embedder: Embedder, dim: int, writer, sources: list[str]) -> dict:
-        listing = "\n".join(f"{s}\t{row[1]}" for s, row in sorted(writer.document_hashes().items()))
+    def _check_base_model(self, base: Snapshot, embedder: Embedder) -> None:
+        built_with = base.manifest.get("model", {}).get("name")
+        if built_with != embedder.name:
+            raise IndexIncompatible(
+                f"index {self.path} was built with model {built_with}; to use {embedder.name} rebuild it "
+                f"with: {self._rebuild_command()}"
+            )
+
+    def _index_files(self, discovery: Discovery, writer: Writer, indexed: dict[str, IndexedDocument], embedder,
+                     dim: int, progress: bool, report: BuildReport) -> None:
+        """Load each discovered file; unchanged ones are only touched, new and changed ones are
+        chunked, embedded and written a batch at a time (memory follows a batch, not the corpus)."""
+        chunker = self._chunker_key()
+        count_tokens = embedder.token_counter()
+        pending: list[_Pending] = []
+        for f in discovery.files:
+            doc = load(f)
+            if isinstance(doc, Problem):
+                report.problems.append(doc)
+                continue
+            report.problems.extend(Problem(doc.source, w, skipped=False) for w in doc.warnings)
+            st = f.path.stat()
+            stat = (st.st_size, st.st_mtime_ns)
+            previous = indexed.get(doc.source)
+            if previous and previous.content_hash == doc.content_hash and previous.chunker == chunker:
+                report.unchanged += 1
+                writer.touch(doc.source, stat)
+                continue
+            pending.append(_Pending(prepare(doc, self.chunking, count_tokens), stat, previous))
+            if sum(len(p.prepared.chunks) for p in pending) >= FLUSH_CHUNKS:
+                self._flush(pending, writer, embedder, dim, progress, report)
+        self._flush(pending, writer, embedder, dim, progress, report)
+
+    def _flush(self, pending: list[_Pending], writer: Writer, embedder, dim: int, progress: bool,
+               report: BuildReport) -> None:
+        """Embed what is pending (from the cache where it can) and write it."""
+        embedded = embed_with_cache(
+            [t for p in pending for t in p.prepared.search_texts], [s for p in pending for s in p.prepared.sentence_spans],
+            embedder, self.path / "embeddings.sqlite", dim, self.bulk_encode, progress)
+        report.chunks_embedded += embedded.encoded
+        chunker = self._chunker_key()
+        offset = 0
+        for p in pending:
+            doc, n = p.prepared.doc, len(p.prepared.chunks)
+            if p.previous:
+                writer.remove([p.previous.id])
+                report.changed.append(doc.source)
+            else:
+                report.added.append(doc.source)
+            writer.add(doc, list(p.prepared.chunks), list(p.prepared.search_texts), embedded.vectors[offset : offset + n],
+                       chunker, p.stat, sentence_vectors=embedded.sentence_vectors[offset : offset + n])
+            offset += n
+        pending.clear()
+
+    @staticmethod
+    def _gone(indexed: dict[str, IndexedDocument], discovery: Discovery, sync: bool, removals: list[str]) -> set[str]:
+        """Sources to remove: with `sync`, those no longer found (a file that failed to load keeps
+        its previous version); and those under `removals`."""
+        gone = set()
+        if sync:
+            seen = {f.source for f in discovery.files} | {p.source for p in discovery.problems}
+            gone = {s for s in indexed if s not in seen}
+        if removals:
+            gone |= {s for s, d in indexed.items() if _named_by(removals, d.path)}
+        return gone
+
+    def _publish(self, writer: Writer, base: Snapshot | None, embedder, dim: int, roots: list[str] | None,
+                 report: BuildReport) -> None:
+        """Commit the new version, or abort the writer when nothing changed."""
+        sources = roots if roots is not None else (base.manifest.get("sources", []) if base else [])
+        # Other BM25 settings rewrite the BM25 index (from the stored terms; nothing is re-embedded).
+        bm25_changed = base is not None and base.manifest.get("bm25", BM25S_DEFAULTS.to_dict()) != (
+            self.store.bm25_params(self.lexical))
+        if base is not None and not (report.added or report.changed or report.removed or writer.touched or bm25_changed):
+            writer.abort()
+            report.documents, report.chunks_total = base.count()
+        else:
+            report.version = writer.commit(self._manifest(embedder, dim, writer, sources))
+            report.documents, report.chunks_total = writer.counts
+
+    def _chunker_key(self) -> str:
+        return json.dumps(self.chunking.to_dict(), sort_keys=True)
+
+    def _manifest(self, embedder: Embedder, dim: int, writer: Writer, sources: list[str]) -> dict:
+        listing = "\n".join(f"{s}\t{d.content_hash}" for s, d in sorted(writer.documents().items()))
         return {
             "model": {"name": embedder.name, "path": str(embedder.path or "bundled"), "dim": dim,
                       "precision": embedder.precision},
@@ -410,7 +443,8 @@ class Index:
         for f in discovery.files:
             st = f.path.stat()
             stats[f.source] = (st.st_size, st.st_mtime_ns)
-        indexed = self.snapshot().file_stats()
+        with self._reading():
+            indexed = self.snapshot().file_stats()
         failed = {p.source for p in discovery.problems}
         return {s: v for s, v in stats.items() if s not in failed} != {s: tuple(v) for s, v in indexed.items()}
 
@@ -452,4 +486,4 @@ def ask(question: str, k: int = 5, mode: str | None = None) -> Answer:
     return default().ask(question, k=k, mode=mode)
 
 
-__all__ = ["Index", "build", "ask", "BuildReport", "NoSources", "IndexMissing", "IndexIncompatible"]
+__all__ = ["Index", "build", "ask", "BuildReport"]

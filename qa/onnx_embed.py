@@ -8,7 +8,7 @@ plain: Transformer → mean or CLS pooling → optional Normalize. Anything else
 
 `variant="int8"` is the same graph with its weights quantized to int8, one scale per output
 channel, and activations quantized on the fly (dynamic quantization): about twice torch's
-encoding speed on AVX-512 VNNI cores (README "Performance" gives its speed and quality).
+encoding speed on AVX-512 VNNI cores (docs/performance.md gives its speed and quality).
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.settings import cache_root, encode_workers_override
+
 VARIANTS = ("fp32", "int8")
 # Per-channel weight scales: least cosine to fp32 0.990 on SQuAD chunks, against 0.913 with one
 # scale per tensor (the earlier "model-int8.onnx", whose dense recall@5 dropped 0.013).
 VARIANT_FILES = {"fp32": "model-fp32.onnx", "int8": "model-int8-per-channel.onnx"}
 
 
-def cache_root() -> Path:
-    env = os.environ.get("QA_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "qa"
 
 
 def _model_key(model_dir: Path) -> str:
@@ -247,7 +246,7 @@ class ParallelEncoder:
 
     Encoding one text per run (int8, see qa.embed), a run's matrix products are too small to keep
     two threads busy: on 2 cores two one-thread sessions side by side encoded 66.6 chunks/s
-    against 44.4 for one two-thread session, with the same vectors (README "Performance").
+    against 44.4 for one two-thread session, with the same vectors (docs/performance.md).
     ONNX Runtime releases the GIL while it runs, so Python threads are enough.
     """
 
@@ -286,9 +285,9 @@ class ParallelEncoder:
 
 def encode_workers() -> int:
     """Cores this process may use (QA_ENCODE_WORKERS overrides)."""
-    env = os.environ.get("QA_ENCODE_WORKERS")
-    if env:
-        return max(1, int(env))
+    override = encode_workers_override()
+    if override:
+        return override
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

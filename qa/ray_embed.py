@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.embed import Embedder
+from qa.errors import EmbeddingFailed, MissingExtra
 
 
 # A local Ray stays on this machine: no usage-stats report to Ray's server and no prompt about it
@@ -39,7 +40,7 @@ def _ray():
         import ray
         import ray.data  # noqa: F401
     except ImportError as e:
-        raise ImportError(f'embedding on Ray needs the ray extra: pip install "qa[ray]" ({e})') from e
+        raise MissingExtra(f'embedding on Ray needs the ray extra: pip install "qa[ray]" ({e})') from e
     return ray
 
 
@@ -47,7 +48,6 @@ class EmbedActor:
     """One model per actor; a batch of texts in, their normalized vectors out."""
 
     def __init__(self, model_path: str | None, batch_size: int, precision: str = "fp32"):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.embedder = Embedder(model_path, batch_size=batch_size, precision=precision)
 
     def __call__(self, batch: dict) -> dict:
@@ -114,7 +114,7 @@ class RayEncoder:
             return np.zeros((0, Embedder.shared(self.model_path, self.precision).dim), dtype=np.float32), []
         order = np.argsort([int(r["row"]) for r in rows])
         if len(order) != len(texts):
-            raise RuntimeError(f"Ray returned {len(order)} vectors for {len(texts)} texts")
+            raise EmbeddingFailed(f"Ray returned {len(order)} vectors for {len(texts)} texts")
         vectors = np.ascontiguousarray(np.vstack([rows[i]["vector"] for i in order]), dtype=np.float32)
         sentences: list[np.ndarray | None] = []
         if spans is not None:

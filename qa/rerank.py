@@ -9,12 +9,12 @@ reason: tune it with `qa eval squad --set model.reranker=PATH --set search.reran
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from qa.errors import InvalidModel
 from qa.search import Hit
 
 
@@ -25,12 +25,11 @@ class Reranker:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not (self.path / "config.json").is_file():
-            raise ValueError(f"no cross-encoder model folder at {self.path} (a sentence-transformers "
+            raise InvalidModel(f"no cross-encoder model folder at {self.path} (a sentence-transformers "
                              "CrossEncoder folder with its config.json is expected)")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a folder on disk, never the network
         from sentence_transformers import CrossEncoder
 
-        self.model = CrossEncoder(str(self.path), device="cpu")
+        self.model = CrossEncoder(str(self.path), device="cpu", local_files_only=True)  # never the network
 
     @classmethod
     def shared(cls, path: str | Path) -> "Reranker":

@@ -7,13 +7,15 @@ cosine similarity as it is, BM25 divided by the best BM25 score among the candid
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.store import Snapshot, StoredChunk
+from qa.errors import InvalidInput
+from qa.settings import MODES, SearchSettings
+from qa.stores import Snapshot, StoredChunk
 
-MODES = ("hybrid", "dense", "bm25")
 # Stemmed as qa.text.terms() stems them.
 QUESTION_WORDS = frozenset(
     """what which who whom whose when where whi how do doe did done were been has have had can could would
@@ -23,40 +25,20 @@ QUESTION_WORDS = frozenset(
 
 
 @dataclass(frozen=True)
-class SearchSettings:
-    mode: str = "hybrid"
-    depth: int = 50  # candidates taken from each retriever before fusion
-    dense_weight: float = 0.6  # share of the cosine in the fused score; the rest is normalized BM25 (tuned on SQuAD articles 1-24)
-    fusion: str = "weighted"  # "weighted": scores as above; "rrf": reciprocal rank fusion (for comparison); "minmax": cosine min-max scaled over the candidates
-    rrf_k: int = 60
-    # Pseudo-relevance feedback (off while prf_passages is 0): the first prf_passages fused hits
-    # expand the query and retrieval runs again. BM25 gets the prf_terms terms most likely in those
-    # passages (RM3: term share in a passage, weighted by the passage's fused score), together
-    # weighing prf_lexical times the question's own terms; the dense query gets prf_dense times
-    # the passages' mean vector added (Rocchio).
-    prf_passages: int = 0
-    prf_terms: int = 10
-    prf_lexical: float = 0.5
-    prf_dense: float = 0.0
-    # Query normalization: leave question words and pronouns ("what", "did", "his", ...) out of the
-    # BM25 query; being rare in prose, they would weigh as much as the words that carry the question.
-    # On: SQuAD articles 1-24 recall@5 0.954 -> 0.958, SciFact train unchanged (README "Answer quality").
-    drop_question_words: bool = True
-    document_weight: float = 0.0  # add this share of the best other passage's score of the same document
-    # Share of a candidate's best stored sentence cosine in its dense score (the rest: the chunk's).
-    # Off: 0.3 / 0.6 moved SciFact train by +0.001 / -0.001 and SQuAD 1-24 recall@5 by < 0.001.
-    sentence_weight: float = 0.0
-    # Context evidence (off): add context_weight times the cosine of the question with the mean
-    # vector of the chunk's context: its whole document (context_chunks 0) or the chunks within
-    # context_chunks places of it. A SciFact lever (an abstract cut in ~3 chunks is one unit of
-    # meaning): whole document at 0.6, SciFact train 0.732 -> 0.741 but SQuAD 1-24 recall@5
-    # 0.965 -> 0.955, as the article's mean pulls up its passages that do not answer (README).
-    context_weight: float = 0.0
-    context_chunks: int = 0
-    # With a cross-encoder (Index(reranker=PATH), qa ask/serve --reranker): how many of the first
-    # hits it re-scores, and its share of their new score (untuned: no cross-encoder ships here).
-    rerank_depth: int = 20
-    rerank_weight: float = 0.5
+class Query:
+    """What retrieval searches for. A single question is its own text, terms and vector; a
+    conversation (or a feedback loop) may add weighted expansion terms."""
+
+    text: str  # what is searched for, as a person would read it
+    terms: tuple[str, ...]  # BM25 terms, stemmed as qa.text.terms() makes them (repeats count)
+    vector: np.ndarray = field(compare=False, repr=False)  # unit vector of `text`
+    expansion: Mapping[str, float] = field(default_factory=dict)  # extra BM25 terms and their weights
+
+    @classmethod
+    def of(cls, text: str, vector: np.ndarray) -> "Query":
+        from qa.text import terms
+
+        return cls(text, tuple(terms(text)), vector)
 
 
 @dataclass(frozen=True)
@@ -67,29 +49,26 @@ class Hit:
     lexical: float  # BM25 divided by the best BM25 among candidates (0..1)
 
 
-def retrieve(
-    snapshot: Snapshot,
-    question_terms: list[str],
-    question_vector: np.ndarray,
-    k: int,
-    settings: SearchSettings = SearchSettings(),
-) -> list[Hit]:
+def retrieve(snapshot: Snapshot, query: Query, k: int, settings: SearchSettings = SearchSettings()) -> list[Hit]:
+    """The best chunks for the query: at least k, fused from dense and BM25 candidates, best first."""
     if settings.mode not in MODES:
-        raise ValueError(f"unknown retrieval mode {settings.mode!r}; choose one of {', '.join(MODES)}")
+        raise InvalidInput(f"unknown retrieval mode {settings.mode!r}; choose one of {', '.join(MODES)}")
+    question_terms = list(query.terms)
     if settings.drop_question_words:
         question_terms = [t for t in question_terms if t not in QUESTION_WORDS] or question_terms
-    hits = _retrieve(snapshot, question_terms, {}, question_vector, k, settings)
+    hits = _retrieve(snapshot, question_terms, dict(query.expansion), query.vector, k, settings)
     if settings.prf_passages <= 0 or not hits:
         return hits
     feedback = hits[: settings.prf_passages]
-    expansion: dict[str, float] = {}
+    expansion: dict[str, float] = dict(query.expansion)
     if settings.prf_lexical > 0 and settings.mode != "dense":
-        expansion = expansion_terms(feedback, settings.prf_terms, settings.prf_lexical * len(question_terms))
-    vector = question_vector
+        for term, weight in expansion_terms(feedback, settings.prf_terms, settings.prf_lexical * len(question_terms)).items():
+            expansion[term] = expansion.get(term, 0.0) + weight
+    vector = query.vector
     if settings.prf_dense > 0 and settings.mode != "bm25":
-        vector = question_vector + settings.prf_dense * snapshot.reconstruct([h.chunk.id for h in feedback]).mean(axis=0)
+        vector = query.vector + settings.prf_dense * snapshot.reconstruct([h.chunk.id for h in feedback]).mean(axis=0)
         vector = (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
-    if not expansion and vector is question_vector:
+    if expansion == dict(query.expansion) and vector is query.vector:
         return hits
     return _retrieve(snapshot, question_terms, expansion, vector, k, settings)
 
@@ -119,25 +98,12 @@ def _retrieve(
     depth = max(k, settings.depth)
     dense_hits: dict[int, float] = {}
     if settings.mode != "bm25":
-        dense_hits = dict(snapshot.dense(question_vector[None, :], depth)[0])
-
-    # A store with its own BM25 search (Milvus) gives the top hits, then scores the other candidates.
-    lexical_top = getattr(snapshot, "lexical_top", None) if settings.mode != "dense" else None
-    if settings.mode == "dense" or lexical_top is not None:
-        bm25_ids, bm25_scores = np.zeros(0, np.int64), np.zeros(0)
-    else:
-        bm25_ids, bm25_scores = snapshot.lexical(question_terms)
-        for term, w in expansion.items():
-            bm25_scores = bm25_scores + w * snapshot.lexical([term])[1]
+        dense_hits = dict(snapshot.dense_search(question_vector[None, :], depth)[0])
     lexical_hits: dict[int, float] = {}
-    if lexical_top is not None:
-        lexical_hits = {cid: s for cid, s in lexical_top(question_terms, depth).items() if s > 0}
-    if len(bm25_scores) and bm25_scores.max() > 0:
-        n = min(depth, len(bm25_scores))
-        top = np.argpartition(-bm25_scores, n - 1)[:n]
-        lexical_hits = {int(bm25_ids[i]): float(bm25_scores[i]) for i in top if bm25_scores[i] > 0}
+    if settings.mode != "dense":
+        lexical_hits = snapshot.lexical_search(question_terms, depth, list(dense_hits), expansion)
 
-    candidates = list(dict.fromkeys([*dense_hits, *lexical_hits]))
+    candidates = list(dict.fromkeys([*dense_hits, *(c for c, s in lexical_hits.items() if s > 0)]))
     if not candidates:
         return []
     # Fill in the score each candidate did not get from the other retriever.
@@ -145,17 +111,6 @@ def _retrieve(
     if missing_dense and settings.mode != "bm25":
         for cid, vec in zip(missing_dense, snapshot.reconstruct(missing_dense)):
             dense_hits[cid] = float(vec @ question_vector)
-    if lexical_top is not None:
-        lexical_hits.update(snapshot.lexical_scores(question_terms, [c for c in candidates if c not in lexical_hits]))
-        for term, w in expansion.items():  # here expansion terms re-score the candidates, they add none
-            for cid, s in snapshot.lexical_scores([term], candidates).items():
-                lexical_hits[cid] = lexical_hits.get(cid, 0.0) + w * s
-    if len(bm25_scores):
-        rows = np.searchsorted(bm25_ids, np.array(candidates, dtype=np.int64))
-        rows = np.clip(rows, 0, len(bm25_ids) - 1)
-        for cid, row in zip(candidates, rows):
-            if bm25_ids[row] == cid:
-                lexical_hits[cid] = float(bm25_scores[row])
     best_lexical = max(lexical_hits.values(), default=0.0) or 1.0
 
     chunks = snapshot.chunks(candidates)

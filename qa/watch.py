@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from qa.index import Index, NoSources
-from qa.store import IndexProblem
+from qa.errors import IndexProblem, NoSources
+from qa.index import Index
 
 
 def watch(

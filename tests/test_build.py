@@ -23,20 +23,20 @@ def corpus(tmp_path):
     return folder
 
 
-def test_build_indexes_folder_and_reports_counts(corpus, tmp_path):
-    report = build([corpus], tmp_path / "ix", progress=False)
+def test_build_indexes_folder_and_reports_counts(corpus, tmp_path, make_index):
+    report = make_index(tmp_path / "ix").build([corpus], progress=False)
     assert sorted(report.added) == ["docs/lighthouse.txt", "docs/orchids.md"]
     assert report.documents == 2 and report.chunks_total >= 2
-    answer = Index(tmp_path / "ix").ask("When was the lighthouse automated?")
+    answer = make_index(tmp_path / "ix").ask("When was the lighthouse automated?")
     assert answer.found and "1987" in answer.passages[0].answer
 
 
-def test_unreadable_and_binary_files_are_reported_and_the_rest_indexed(corpus, tmp_path):
+def test_unreadable_and_binary_files_are_reported_and_the_rest_indexed(corpus, tmp_path, make_index):
     (corpus / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
     (corpus / "empty.txt").write_text("")
     (corpus / "image.png").write_bytes(b"\x89PNG")
     os.symlink(tmp_path / "missing.txt", corpus / "dangling.txt")
-    report = build([corpus], tmp_path / "ix", progress=False)
+    report = make_index(tmp_path / "ix").build([corpus], progress=False)
     reasons = {p.source: p.reason for p in report.problems}
     assert "binary" in reasons["docs/binary.txt"]
     assert "empty" in reasons["docs/empty.txt"]
@@ -45,24 +45,24 @@ def test_unreadable_and_binary_files_are_reported_and_the_rest_indexed(corpus, t
     assert sorted(report.added) == ["docs/lighthouse.txt", "docs/orchids.md"]
 
 
-def test_invalid_utf8_is_read_with_a_warning(corpus, tmp_path):
+def test_invalid_utf8_is_read_with_a_warning(corpus, tmp_path, make_index):
     (corpus / "latin.txt").write_bytes("Caf\xe9 owners in the old town open at seven every morning.".encode("latin-1"))
-    report = build([corpus], tmp_path / "ix", progress=False)
+    report = make_index(tmp_path / "ix").build([corpus], progress=False)
     assert "docs/latin.txt" in report.added
     assert any(p.source == "docs/latin.txt" and "UTF-8" in p.reason and not p.skipped for p in report.problems)
-    text = Index(tmp_path / "ix").document_text("docs/latin.txt")
+    text = make_index(tmp_path / "ix").document_text("docs/latin.txt")
     assert "Café" in text
 
 
-def test_no_sources_is_a_clear_error(tmp_path):
+def test_no_sources_is_a_clear_error(tmp_path, make_index):
     (tmp_path / "nothing").mkdir()
     with pytest.raises(NoSources, match="no documents"):
-        build([tmp_path / "nothing"], tmp_path / "ix", progress=False)
-    assert not Index(tmp_path / "ix").exists()
+        make_index(tmp_path / "ix").build([tmp_path / "nothing"], progress=False)
+    assert not make_index(tmp_path / "ix").exists()
 
 
-def test_a_build_that_fails_midway_leaves_the_previous_index_answering(corpus, tmp_path, monkeypatch):
-    ix = Index(tmp_path / "ix")
+def test_a_build_that_fails_midway_leaves_the_previous_index_answering(corpus, tmp_path, monkeypatch, make_index):
+    ix = make_index(tmp_path / "ix")
     ix.build([corpus], progress=False)
     before = ix.store.current_version()
     (corpus / "new.txt").write_text("Otters returned to the river Wey in 2019 after fifty years away.")
@@ -73,14 +73,14 @@ def test_a_build_that_fails_midway_leaves_the_previous_index_answering(corpus, t
 
     monkeypatch.setattr(Embedder, "encode_with_sentences", boom)
     with pytest.raises(RuntimeError, match="embedding crashed"):
-        Index(tmp_path / "ix").build([corpus], progress=False)
+        make_index(tmp_path / "ix").build([corpus], progress=False)
     monkeypatch.undo()
 
     assert ix.store.current_version() == before
     assert not list((tmp_path / "ix").glob(".tmp-*"))
-    answer = Index(tmp_path / "ix").ask("When was the lighthouse automated?")
+    answer = make_index(tmp_path / "ix").ask("When was the lighthouse automated?")
     assert "1987" in answer.passages[0].answer
-    assert Index(tmp_path / "ix").check() == []
+    assert make_index(tmp_path / "ix").check() == []
 
 
 def test_index_built_with_another_format_is_refused_with_rebuild_advice(corpus, tmp_path):
@@ -160,10 +160,10 @@ def test_int8_bulk_encoding_on_parallel_sessions_gives_the_same_vectors_as_one_s
     assert np.array_equal(parallel.encode(texts[:1], 1), one.encode(texts[:1], 1))  # fewer texts than sessions
 
 
-def test_updates_replace_changed_documents_and_drop_removed_ones(corpus, tmp_path):
-    ix = Index(tmp_path / "ix")
+def test_updates_replace_changed_documents_and_drop_removed_ones(corpus, tmp_path, make_index):
+    ix = make_index(tmp_path / "ix")
     ix.build([corpus], progress=False)
-    (corpus / "orchids.md").write_text(f"# Orchids\n\nBee orchids flower on the chalk downs in July.\n")
+    (corpus / "orchids.md").write_text("# Orchids\n\nBee orchids flower on the chalk downs in July.\n")
     (corpus / "lighthouse.txt").unlink()
     report = ix.build([corpus], progress=False)
     assert report.changed == ["docs/orchids.md"] and report.removed == ["docs/lighthouse.txt"]
@@ -206,7 +206,7 @@ def test_bm25_scores_with_the_index_lexical_settings_and_the_manifest_records_th
         ix.build([corpus], progress=False)
         snap = ix.snapshot()
         assert snap.manifest["bm25"] == {"k1": k1, "b": b}
-        positive = np.sort(snap.lexical(query)[1])[::-1]
+        positive = np.sort(snap.bm25_scores(query)[1])[::-1]
         assert positive[1] > 0  # the keepers chunk (the term three times) and the lighthouse one (once)
         scores[k1] = positive[0] / positive[1]
     # A term repeated in a chunk saturates sooner with a small k1: the scores really follow k1.
@@ -226,11 +226,11 @@ def test_bm25_re_indexed_in_memory_scores_as_a_build_with_those_settings(corpus,
     swapped.build([corpus], progress=False)
     snap = swapped.snapshot()
     query = terms("When was the lighthouse on Gull Point automated?")
-    before = snap.lexical(query)[1]
+    before = snap.bm25_scores(query)[1]
     snap.use_bm25_params(other)
-    after = snap.lexical(query)[1]
+    after = snap.bm25_scores(query)[1]
     assert not np.allclose(before, after)
-    np.testing.assert_allclose(after, built.snapshot().lexical(query)[1], rtol=1e-6)
+    np.testing.assert_allclose(after, built.snapshot().bm25_scores(query)[1], rtol=1e-6)
 
 
 def test_other_bm25_settings_rewrite_bm25_on_the_next_build_without_re_embedding(corpus, tmp_path):
@@ -250,7 +250,7 @@ def test_bm25_built_from_term_ids_scores_every_chunk_as_bm25s_does_from_term_lis
     """The build hands bm25s one int32 array of term ids (4 bytes a term) instead of lists of strings."""
     import bm25s
 
-    from qa.store import _fit_bm25
+    from qa.stores.faiss import _fit_bm25
 
     rng = np.random.default_rng(3)
     words = [f"w{i}" for i in range(60)]
@@ -271,7 +271,7 @@ def test_bm25_built_from_term_ids_scores_every_chunk_as_bm25s_does_from_term_lis
 
 
 def test_chunks_without_any_term_still_build_and_answer_from_vectors(tmp_path):
-    from qa.store import _fit_bm25
+    from qa.stores.faiss import _fit_bm25
 
     assert _fit_bm25(iter([(1, ""), (2, "")]), 0.9, 0.4)[1] is None  # bm25s itself cannot index this
     docs = tmp_path / "docs"

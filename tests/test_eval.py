@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from qa import evaluate as ev
+from qa.settings import ChunkSettings, Settings
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not (DATA / "squad-v1.1" / "dev-v1.1.json").exists(), reason="benchmark data not present")
@@ -53,13 +54,13 @@ def small_data(tmp_path_factory) -> Path:
 
 
 def test_settings_overrides_are_typed_and_unknown_names_are_refused():
-    s = ev.Settings().with_overrides(["search.dense_weight=0.3", "chunk.max_chars=500", "chunk.title_in_embedding=false",
+    s = Settings().with_overrides(["search.dense_weight=0.3", "chunk.max_chars=500", "chunk.title_in_embedding=false",
                                       "lexical.k1=1.5"])
     assert s.search.dense_weight == 0.3 and s.chunk.max_chars == 500 and s.chunk.title_in_embedding is False
     assert s.lexical.k1 == 1.5 and s.lexical.b == 0.4
     for bad in ("search.nope=1", "weights.x=1", "answer.found_threshold", "lexical.k3=1"):
         with pytest.raises(ValueError):
-            ev.Settings().with_overrides([bad])
+            Settings().with_overrides([bad])
 
 
 def test_ndcg_is_one_for_a_perfect_ranking_and_discounts_lower_ranks():
@@ -91,7 +92,7 @@ def test_squad_smoke_eval_finds_most_answers_through_ask(small_data, tmp_path):
     assert r["sentence_hit@1"] >= 0.5, r
     assert 0 < r["mrr"] <= 1
     # Joined passages (overlapping chunks sharing their answer) stay about two chunks long at most.
-    assert 0 < r["passage_chars"] <= 2 * ev.ChunkSettings().max_chars, r
+    assert 0 < r["passage_chars"] <= 2 * ChunkSettings().max_chars, r
 
 
 @needs_data
@@ -114,12 +115,12 @@ def test_scifact_smoke_eval_ranks_the_relevant_abstracts_first(small_data, tmp_p
 @pytest.mark.slow
 @needs_data
 def test_full_squad_eval_meets_the_issue_targets():
-    r = ev.eval_squad(ev.Settings(), "all").row()  # measured: 0.863 / 0.963 / 0.766 (README)
+    r = ev.eval_squad(Settings(), "all").row()
     assert r["recall@1"] >= 0.85 and r["recall@5"] >= 0.96 and r["sentence_hit@1"] >= 0.75, r
 
 
 @pytest.mark.slow
 @needs_data
 def test_full_scifact_eval_beats_bm25():
-    r = ev.eval_scifact(ev.Settings(), "test")
+    r = ev.eval_scifact(Settings(), "test")
     assert r["ndcg@10"] >= 0.69, r

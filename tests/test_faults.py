@@ -106,7 +106,7 @@ def test_a_build_on_a_full_disk_fails_clearly_and_the_previous_index_keeps_answe
 
 
 def test_an_upload_onto_a_full_disk_is_refused_and_leaves_no_partial_file(small_disk, tmp_path):
-    from qa.web import Uploads
+    from qa.web.uploads import Uploads
 
     docs, index = small_disk / "docs", small_disk / "index"
     docs.mkdir()
@@ -155,7 +155,7 @@ def test_a_build_past_the_file_size_limit_fails_clearly_and_changes_nothing(tmp_
 
 
 def test_a_new_version_is_fsynced_file_by_file_and_by_folder_before_current_names_it(tmp_path, monkeypatch):
-    import qa.store as store
+    import qa.stores.faiss as store
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -84,9 +84,9 @@ def test_the_web_server_forgets_the_oldest_sessions_beyond_its_capacity(seeds_co
     # (~55 MB of RSS per 1,000 questions in benchmarks/load.py).
     import httpx
 
-    import qa.web
+    import qa.web.server
 
-    monkeypatch.setattr(qa.web, "SESSION_CAPACITY", 5)
+    monkeypatch.setattr(qa.web.server, "SESSION_CAPACITY", 5)
     demo, url = _serve(seeds_index, seeds_copy)
 
     async def ask_many(n):
@@ -106,7 +106,7 @@ def test_the_sessions_the_web_server_keeps_fit_well_inside_the_load_bound(seeds_
     import gc
     import tracemalloc
 
-    from qa.web import SESSION_CAPACITY
+    from qa.web.server import SESSION_CAPACITY
 
     demo, _ = _serve(seeds_index, seeds_copy)
     try:
@@ -128,8 +128,8 @@ def test_the_sessions_the_web_server_keeps_fit_well_inside_the_load_bound(seeds_
 ARENAS_AFTER_TWELVE_THREADS = """
 import ctypes, os, sys, tempfile, threading
 if sys.argv[1] == "limit":
-    import qa.web
-    assert qa.web.limit_malloc_arenas()
+    import qa.web.server
+    assert qa.web.server.limit_malloc_arenas()
 libc = ctypes.CDLL(None)
 done = threading.Event()
 def work():

@@ -1,9 +1,8 @@
-"""The Milvus store behaves like the FAISS store: the engine tests for ask(), citations and offsets,
-corroboration, abstention and incremental add/change/remove run again here on Milvus Lite.
+"""What only the Milvus store has: the same scores as a FAISS twin, everything a query server
+needs inside Milvus, a killed writer's rows cleaned up, spec parsing, and a Milvus server.
 
-The FAISS runs of the same test functions live in test_answers.py and test_updates.py; this module
-imports them and points them at Milvus (a `seeds_index` fixture built with --store milvus:///…,
-and `Index` in test_updates replaced by one that stores in a Milvus Lite file).
+The storage contract (test_stores.py) and the engine tests (test_answers, test_updates,
+test_build) run on Milvus Lite through the `store` and `seeds_any_store` fixtures of conftest.py.
 """
 
 import shutil
@@ -18,11 +17,9 @@ import pytest
 pytest.importorskip("pymilvus", reason='the milvus extra is not installed (pip install "qa[milvus]")')
 pytest.importorskip("milvus_lite", reason='Milvus Lite is not installed (pip install "qa[milvus]")')
 
-import test_answers  # noqa: E402
-import test_updates  # noqa: E402
-from corpus_gen import document, write_corpus  # noqa: E402
+from corpus_gen import write_corpus  # noqa: E402
 from qa import Index  # noqa: E402
-from qa.store_milvus import LEXICAL, MilvusStore, parse_spec  # noqa: E402
+from qa.stores.milvus import LEXICAL, MilvusStore, parse_spec  # noqa: E402
 
 
 def milvus_spec(folder) -> str:
@@ -33,51 +30,14 @@ def MilvusIndex(path, **kwargs):
     return Index(path, store=kwargs.pop("store", None) or milvus_spec(path), **kwargs)
 
 
-@pytest.fixture(scope="module")
-def seeds_index(seeds_copy, seeds_index, tmp_path_factory):
-    """The seeds on Milvus Lite (vectors come from the FAISS index's embedding cache: no re-embedding)."""
-    folder = tmp_path_factory.mktemp("milvus") / "index"
-    folder.mkdir()
-    shutil.copy(Path(seeds_index.path) / "embeddings.sqlite", folder / "embeddings.sqlite")
-    ix = MilvusIndex(folder)
-    report = ix.build([seeds_copy], progress=False)
-    assert report.chunks_embedded == 0
-    return ix
-
-
-@pytest.fixture()
-def milvus_updates(monkeypatch):
-    monkeypatch.setattr(test_updates, "Index", MilvusIndex)
-
-
-# -- the engine tests, on Milvus -----------------------------------------------------------------
-test_seed_questions_on_milvus = test_answers.test_most_paraphrased_seed_questions_get_the_answering_sentence_first
-test_unanswerable_on_milvus = test_answers.test_questions_the_seeds_cannot_answer_are_not_found
-test_cited_spans_on_milvus = test_answers.test_every_cited_span_reads_back_from_the_source_file
-test_corroboration_on_milvus = test_answers.test_same_quote_in_several_sources_collapses_into_one_result_with_also_in
-test_json_schema_on_milvus = test_answers.test_answer_json_has_exactly_the_documented_schema
-test_k_on_milvus = test_answers.test_k_limits_passages_and_bad_k_is_a_clear_error
-test_each_retriever_on_milvus = test_answers.test_each_retriever_can_be_chosen
-
-
-@pytest.mark.usefixtures("milvus_updates")
-def test_unchanged_sources_cost_nothing_on_milvus(tmp_path):
-    test_updates.test_unchanged_sources_cost_nothing(tmp_path)
-
-
-@pytest.mark.usefixtures("milvus_updates")
-def test_renaming_re_embeds_nothing_on_milvus(tmp_path):
-    test_updates.test_renaming_or_moving_a_file_re_embeds_nothing(tmp_path)
-
-
-@pytest.mark.usefixtures("milvus_updates")
-def test_changes_give_the_same_index_as_a_full_rebuild_on_milvus(tmp_path):
-    test_updates.test_any_sequence_of_changes_gives_the_same_index_as_a_full_rebuild(tmp_path)
+ON_MILVUS = pytest.mark.parametrize("seeds_any_store", ["milvus"], indirect=True)
 
 
 # -- Milvus-specific -----------------------------------------------------------------------------
-def test_both_stores_give_the_same_passages_and_scores(seeds_index, seeds_copy):
-    # The Milvus store keeps its own BM25 k1 and b (qa.store_milvus.LEXICAL); the twin scores with them.
+@ON_MILVUS
+def test_both_stores_give_the_same_passages_and_scores(seeds_any_store, seeds_copy):
+    seeds_index = seeds_any_store
+    # The Milvus store keeps its own BM25 k1 and b (qa.stores.milvus.LEXICAL); the twin scores with them.
     faiss = Index(Path(seeds_index.path).parent.parent / "faiss-twin", lexical=LEXICAL)
     shutil.copytree(Path(seeds_index.path), faiss.path, ignore=shutil.ignore_patterns("*.lock"), dirs_exist_ok=True)
     faiss.build([seeds_copy], progress=False, full=True)  # from the cache: same vectors
@@ -90,7 +50,9 @@ def test_both_stores_give_the_same_passages_and_scores(seeds_index, seeds_copy):
     assert seeds_index.snapshot().manifest["bm25"] == {"k1": 1.5, "b": 0.75}
 
 
-def test_everything_a_query_server_needs_is_in_milvus(seeds_index, seeds_copy):
+@ON_MILVUS
+def test_everything_a_query_server_needs_is_in_milvus(seeds_any_store, seeds_copy):
+    seeds_index = seeds_any_store
     snap = seeds_index.snapshot()
     assert snap.folder is None
     assert not list(Path(seeds_index.path).glob("v0*")), "no local version folder"
@@ -115,14 +77,13 @@ def test_a_killed_build_changes_nothing_and_the_next_build_cleans_up(tmp_path):
         base = ix.store.open()
         w = ix.store.writer(base, base.manifest["model"]["dim"])
         w.remove([base.documents()[0].id])
-        from qa.chunk import chunk_document
-        from qa.clean import boilerplate
+        from qa.ingest import prepare
+        from qa.settings import ChunkSettings
         from qa.sources import find_files, load
 
         f = next(f for f in find_files([docs]).files if f.source.endswith("extra.txt"))
-        doc = load(f)
-        chunks = chunk_document(doc, boilerplate(doc.text))
-        w.add(doc, chunks, [c.text for c in chunks], ix.embedder.encode([c.text for c in chunks]), "{}")
+        p = prepare(load(f), ChunkSettings(), None)
+        w.add(p.doc, list(p.chunks), list(p.search_texts), ix.embedder.encode(list(p.search_texts)), "{}")
     fresh = MilvusIndex(tmp_path / "ix")
     assert fresh.store.current_version() == before
     assert len(fresh.documents()) == 3 and fresh.check() == []
@@ -142,10 +103,10 @@ def test_spec_forms():
 
 
 def test_missing_extra_is_named(monkeypatch, tmp_path):
-    from qa.store import open_store
+    from qa.stores import open_store
 
     monkeypatch.setitem(sys.modules, "pymilvus", None)
-    monkeypatch.delitem(sys.modules, "qa.store_milvus", raising=False)
+    monkeypatch.delitem(sys.modules, "qa.stores.milvus", raising=False)
     with pytest.raises(ImportError, match=r'pip install "qa\[milvus\]"'):
         open_store("milvus:///x.db", tmp_path)
 

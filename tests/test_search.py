@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from qa.search import SearchSettings, retrieve
+from qa.search import Query, retrieve
+from qa.settings import SearchSettings
 from qa.text import terms
 
 QUESTION = "How many unaccompanied children arrived in Kent?"
@@ -17,8 +18,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
 def test_context_evidence_adds_the_questions_cosine_with_the_mean_of_the_chunks_context(seeds_index, window):
     snapshot = seeds_index.snapshot()
     vector = seeds_index.embedder.encode([QUESTION])[0]
-    plain = {h.chunk.id: h.score for h in retrieve(snapshot, terms(QUESTION), vector, 20, SearchSettings())}
-    weighted = retrieve(snapshot, terms(QUESTION), vector, 20, SearchSettings(context_weight=0.5, context_chunks=window))
+    plain = {h.chunk.id: h.score for h in retrieve(snapshot, Query(QUESTION, tuple(terms(QUESTION)), vector), 20, SearchSettings())}
+    weighted = retrieve(snapshot, Query(QUESTION, tuple(terms(QUESTION)), vector), 20, SearchSettings(context_weight=0.5, context_chunks=window))
 
     assert {h.chunk.id for h in weighted} == set(plain)  # same candidates, other scores
     assert [h.score for h in weighted] == sorted((h.score for h in weighted), reverse=True)

@@ -155,7 +155,7 @@ def test_a_manifest_pointing_at_a_model_with_pickled_weights_never_runs_them(tin
 # -- uploads --------------------------------------------------------------------------------------
 
 def test_uploads_are_checked_for_size_type_and_path(tiny, tmp_path):
-    from qa.web import Uploads
+    from qa.web.uploads import Uploads
 
     docs, index = tiny / "docs", tiny / "index"
     outside = tmp_path / "outside"
@@ -221,7 +221,7 @@ def test_the_server_binds_loopback_by_default(tiny):
                                           (["--host", "0.0.0.0", "--auth", "ann:secret"], False),
                                           (["--host", "::1"], False)])
 def test_serving_beyond_loopback_without_auth_warns(tiny, monkeypatch, args, warned):
-    import qa.web
+    import qa.web.server
 
     seen = {}
 
@@ -229,7 +229,7 @@ def test_serving_beyond_loopback_without_auth_warns(tiny, monkeypatch, args, war
         seen.update(host=host, auth=auth)
         raise SystemExit(0)  # stop before binding anything
 
-    monkeypatch.setattr(qa.web, "launch", fake_launch)
+    monkeypatch.setattr(qa.web.server, "launch", fake_launch)
     from qa.cli import app
 
     result = CliRunner().invoke(app, ["serve", "--index", str(tiny / "index"), "--sources", str(tiny / "docs"), *args])
@@ -284,7 +284,7 @@ hostile_text = st.lists(hostile, min_size=1, max_size=6).map(" ".join).filter(la
        found=st.booleans())
 def test_no_source_text_title_name_or_question_is_ever_rendered_as_html(text, title, source, question, note, found):
     from qa.answer import Answer, Passage
-    from qa.web import render_answer, render_document, render_document_head, render_question, render_upload_messages
+    from qa.web.render import render_answer, render_document, render_document_head, render_question, render_upload_messages
 
     p = Passage(text=text, source=source, title=title, start=0, end=len(text), line_start=1, line_end=1, page=None,
                 score=0.5, answer=text, answer_start=0, answer_end=len(text), also_in=(source,), section=title)

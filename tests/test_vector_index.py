@@ -2,13 +2,13 @@
 
 import numpy as np
 
-import qa.store
+import qa.stores.faiss
 from corpus_gen import write_corpus
 from qa import Index
 
 
 def test_large_indexes_switch_to_ivf_and_still_remove_and_check(tmp_path, monkeypatch):
-    monkeypatch.setattr(qa.store, "EXACT_SEARCH_LIMIT", 20)
+    monkeypatch.setattr(qa.stores.faiss, "EXACT_SEARCH_LIMIT", 20)
     docs = tmp_path / "docs"
     write_corpus(docs, 25, sentences=8)
     ix = Index(tmp_path / "ix")
@@ -35,8 +35,8 @@ def test_the_ivf_index_copied_in_slices_holds_every_vector_of_the_flat_one(tmp_p
     write_corpus(docs, 25, sentences=8)
     flat = Index(tmp_path / "flat")
     flat.build([docs], progress=False)
-    monkeypatch.setattr(qa.store, "EXACT_SEARCH_LIMIT", 20)
-    monkeypatch.setattr(qa.store, "_IVF_COPY_ROWS", 7)  # several slices, the last one short
+    monkeypatch.setattr(qa.stores.faiss, "EXACT_SEARCH_LIMIT", 20)
+    monkeypatch.setattr(qa.stores.faiss, "_IVF_COPY_ROWS", 7)  # several slices, the last one short
     ivf = Index(tmp_path / "ivf")
     ivf.build([docs], progress=False)
     assert ivf.snapshot().manifest["vector_index"] == "ivf-flat" and ivf.check() == []

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from qa.answer import Answer, Passage
-from qa.web import (
-    Uploads, exposure_warning, name_problem, parse_auth, render_answer, render_document, render_question,
-)
+from qa.web.render import render_answer, render_document, render_question
+from qa.web.server import exposure_warning, parse_auth
+from qa.web.uploads import Uploads, name_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -303,7 +303,7 @@ def test_browser_shows_the_answer_sentence_citation_and_highlighted_source(page)
         " const v = document.querySelector('#qa-viewer').getBoundingClientRect();"
         " return r.top >= Math.max(0, v.top) && r.bottom <= Math.min(window.innerHeight, v.bottom); })()"
     )
-    if os.environ.get("QA_SCREENSHOT"):  # the README's picture: QA_SCREENSHOT=docs/web-chat.png pytest -m browser
+    if os.environ.get("QA_SCREENSHOT"):  # the picture in docs/web.md: QA_SCREENSHOT=docs/web-chat.png pytest -m browser
         page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(800)  # let Gradio's loading fade finish
         page.screenshot(path=os.environ["QA_SCREENSHOT"])

@@ -1,4 +1,5 @@
-"""The index on disk: FAISS vectors keyed by chunk id, SQLite documents and chunks, BM25 arrays.
+"""The default store: FAISS vectors keyed by chunk id, SQLite documents and chunks, BM25 arrays,
+all in the index folder.
 
 Layout of an index folder:
 
@@ -19,7 +20,6 @@ A build that fails or is killed leaves CURRENT on the previous version. Nothing 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -28,15 +28,17 @@ import threading
 import time
 import uuid
 from array import array
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 
 from qa.chunk import Chunk
-from qa.settings import FORMAT_VERSION, LexicalSettings
+from qa.errors import IndexIncompatible, IndexMissing, IndexUnreadable, IndexWriteFailed
+from qa.settings import FORMAT_VERSION, LexicalSettings, faiss_threads
 from qa.sources import Document, Section
+from qa.stores.base import (IndexedDocument, StoredChunk, StoredDocument, check_format, folder_lock, pack_vectors,
+                            unpack_vectors, write_failure)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -78,66 +80,6 @@ CREATE TABLE IF NOT EXISTS chunk_terms (
     terms TEXT NOT NULL
 );
 """
-
-
-def pack_vectors(vectors: np.ndarray) -> bytes:
-    """Sentence vectors as float16 bytes: half the space, cosines within ~1e-3 of float32."""
-    return np.asarray(vectors, dtype=np.float16).tobytes()
-
-
-def unpack_vectors(blob: bytes | None, dim: int) -> np.ndarray | None:
-    if not blob:
-        return None
-    flat = np.frombuffer(blob, dtype=np.float16)
-    return flat.astype(np.float32).reshape(-1, dim) if len(flat) % dim == 0 else None
-
-
-class IndexProblem(Exception):
-    """Base for index problems a user can act on (message says what to do)."""
-
-
-class IndexMissing(IndexProblem):
-    pass
-
-
-class IndexIncompatible(IndexProblem):
-    pass
-
-
-class IndexLocked(IndexProblem):
-    pass
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    id: int
-    doc_id: str
-    source: str
-    title: str
-    start: int
-    end: int
-    line_start: int
-    line_end: int
-    page: int | None
-    section: str
-    text: str
-    search_text: str
-    sentences: tuple[tuple[int, int], ...]
-    # One unit vector per sentence, from the build (NaN rows: encode that sentence at ask time);
-    # None when the store holds none for this chunk.
-    sentence_vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    id: str
-    source: str
-    path: str
-    title: str
-    format: str
-    content_hash: str
-    chunker: str
-    added_at: float
 
 
 def _fsync(path: Path) -> None:
@@ -225,7 +167,7 @@ def _stored_chunk(row, dim: int = 0) -> StoredChunk:
     return StoredChunk(*row[:12], sentences=sentences, sentence_vectors=vectors)
 
 
-class Snapshot:
+class FaissSnapshot:
     """One published version, loaded read-only. Safe to share between threads."""
 
     def __init__(self, folder: Path):
@@ -246,7 +188,7 @@ class Snapshot:
         # One question is one small search: OpenMP workers cost more to wake than they save, and on
         # a busy machine they spin against other processes (21k chunks, load ~6: 42 ms with 2
         # threads, 6 ms with 1). Set QA_FAISS_THREADS for batch searches in your own code.
-        faiss.omp_set_num_threads(int(os.environ.get("QA_FAISS_THREADS", "1")))
+        faiss.omp_set_num_threads(faiss_threads())
         if _is_ivf(self.vectors):
             ivf = faiss.extract_index_ivf(self.vectors)
             ivf.nprobe = max(8, int(ivf.nlist * IVF_NPROBE_SHARE))
@@ -259,10 +201,14 @@ class Snapshot:
 
     # -- reads -------------------------------------------------------------------------------
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._db_lock:
-            return self._db.execute(sql, args).fetchall()
+        try:
+            with self._db_lock:
+                return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as e:
+            raise IndexUnreadable(f"{self.folder / 'index.sqlite'} cannot be read ({e}); "
+                                  f"rebuild the index with: qa build --full --index {self.folder.parent}") from e
 
-    def dense(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         k = min(k, self.vectors.ntotal)
         if k <= 0:
             return [[] for _ in range(len(query_vectors))]
@@ -287,11 +233,31 @@ class Snapshot:
             return
         ids, fresh = _fit_bm25(self._query(_TERMS_BY_CHUNK), lexical.k1, lexical.b)
         if not np.array_equal(ids, self._bm25_ids):
-            raise RuntimeError(f"{self.folder}: stored terms and the BM25 index disagree")
+            raise IndexUnreadable(f"{self.folder}: stored terms and the BM25 index disagree; rebuild with qa build --full")
         with self._bm25_lock:
             self._bm25 = fresh
 
-    def lexical(self, query_terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(self, terms: list[str], depth: int, score_ids: Collection[int] = (),
+                       expansion: Mapping[str, float] = {}) -> dict[int, float]:
+        """BM25 over every chunk (bm25s's arrays): the `depth` best for the terms and the weighted
+        expansion terms together, and the scores of `score_ids`."""
+        ids, scores = self.bm25_scores(terms)
+        for term, weight in expansion.items():
+            scores = scores + weight * self.bm25_scores([term])[1]
+        out: dict[int, float] = {}
+        if len(scores) and scores.max() > 0:
+            n = min(depth, len(scores))
+            top = np.argpartition(-scores, n - 1)[:n]
+            out = {int(ids[i]): float(scores[i]) for i in top if scores[i] > 0}
+        wanted = np.array([i for i in score_ids if i not in out], dtype=np.int64)
+        if len(wanted) and len(ids):
+            rows = np.clip(np.searchsorted(ids, wanted), 0, len(ids) - 1)
+            for cid, row in zip(wanted.tolist(), rows.tolist()):
+                if ids[row] == cid:
+                    out[cid] = float(scores[row])
+        return out
+
+    def bm25_scores(self, query_terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 score of every chunk for the query: (chunk ids sorted ascending, scores)."""
         bm25 = self._load_bm25()
         if bm25 is None:
@@ -397,14 +363,6 @@ class Snapshot:
             self._db.close()
 
 
-def check_format(manifest: dict, root: Path) -> None:
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexIncompatible(
-            f"index {root} has format {manifest.get('format_version')}, this qa reads format "
-            f"{FORMAT_VERSION}; rebuild it with: qa build --full --index {root}"
-        )
-
-
 _TERMS_BY_CHUNK = "SELECT chunk_id, terms FROM chunk_terms ORDER BY chunk_id"
 _BATCH_ROWS = 900  # chunk rows read per query (under SQLite's 999 bound variables of old builds)
 
@@ -425,7 +383,7 @@ class _TermIds:
     """Every chunk's terms as ids into one vocabulary, kept in one int32 array, which bm25s reads as
     its corpus of token-id lists (the `ids` and `vocab` of its Tokenized). Handed lists of strings,
     bm25s holds ~60 bytes a term plus a second copy of them as ids: a 339k-chunk build peaked at
-    4.0 GB that way, 1.7 GB this way (benchmarks/million_ask.py, README "Performance")."""
+    4.0 GB that way, 1.7 GB this way (benchmarks/million_ask.py, docs/performance.md)."""
 
     def __init__(self, rows: Iterable[tuple[int, str]]):
         self.vocab: dict[str, int] = {}
@@ -451,39 +409,21 @@ class _TermIds:
             yield self._flat[a:b].tolist()
 
 
-class Store(Protocol):
-    """What the engine needs from a store; FaissStore is the default, Milvus can take its place.
-
-    Reads go to an immutable `open()`ed snapshot (dense, lexical, reconstruct, chunks, documents,
-    document_text, doc_chunks, count, check, idf, file_stats, manifest, version); writes go
-    through `writer(base, dim)` under `lock()` (document_hashes, touch, remove, add, commit, abort).
-    """
-
-    def exists(self) -> bool: ...
-    def current_version(self) -> str | None: ...
-    def manifest(self) -> dict: ...
-    def open(self) -> "Snapshot": ...
-    def lock(self, wait: bool = True, on_wait=None) -> contextlib.AbstractContextManager: ...
-    def writer(self, base, dim: int) -> "Writer": ...
-    def bm25_params(self, wanted: LexicalSettings) -> dict: ...
-
-
-def open_store(spec: str | Path | None, local: Path) -> Store:
-    """The store named by `spec`: None or a folder → FAISS + SQLite in `local`; milvus://… → Milvus.
-
-    `local` (the index folder) always holds the writer lock and the embedding cache.
-    """
-    if spec is None or not str(spec).startswith("milvus:"):
-        return FaissStore(Path(spec) if spec is not None else local)
+def _open_snapshot(folder: Path) -> FaissSnapshot:
+    """A version's snapshot; a damaged file is IndexUnreadable, a collected version FileNotFoundError."""
     try:
-        from qa.store_milvus import MilvusStore
-    except ImportError as e:
-        raise ImportError(f'the Milvus store needs the milvus extra: pip install "qa[milvus]" ({e})') from e
-    return MilvusStore(str(spec), local)
+        return FaissSnapshot(folder)
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, sqlite3.Error, ValueError, OSError) as e:  # FAISS raises RuntimeError on a bad file
+        raise IndexUnreadable(f"index version {folder} cannot be read ({type(e).__name__}: {e}); "
+                              f"rebuild it with: qa build --full --index {folder.parent}") from e
 
 
 class FaissStore:
     """An index folder: its published versions, the writer lock and the embedding cache."""
+
+    errors = (sqlite3.Error,)
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -509,41 +449,27 @@ class FaissStore:
             raise IndexMissing(f"no index at {self.root}; build one with: qa build SOURCES --index {self.root}")
         return json.loads((self.root / v / "manifest.json").read_text())
 
-    def open(self) -> Snapshot:
+    def open(self) -> FaissSnapshot:
         for _ in range(3):  # a version can be collected between reading CURRENT and opening it
             v = self.current_version()
             if v is None:
                 raise IndexMissing(f"no index at {self.root}; build one with: qa build SOURCES --index {self.root}")
             try:
-                return Snapshot(self.root / v)
+                return _open_snapshot(self.root / v)
             except FileNotFoundError:
                 time.sleep(0.05)
-        return Snapshot(self.root / self.current_version())
+        return _open_snapshot(self.root / self.current_version())
 
-    @contextlib.contextmanager
-    def lock(self, wait: bool = True, on_wait=None) -> Iterator[None]:
+    def lock(self, wait: bool = True, on_wait=None) -> contextlib.AbstractContextManager:
         """The single-writer lock. `wait=False` refuses at once when another build holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if not wait:
-                    raise IndexLocked(f"another build is updating {self.root}; try again when it finishes")
-                if on_wait:
-                    on_wait(f"another build is updating {self.root}; waiting for it to finish…")
-                fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return folder_lock(self.root, wait, on_wait)
 
     def bm25_params(self, wanted: LexicalSettings) -> dict:
         """The BM25 settings this store scores with when `wanted` is asked for (recorded in the manifest)."""
         return wanted.to_dict()
 
-    def writer(self, base: Snapshot | None, dim: int) -> "Writer":
-        return Writer(self, base, dim)
+    def writer(self, base: FaissSnapshot | None, dim: int) -> "FaissWriter":
+        return FaissWriter(self, base, dim)
 
     def publish(self, tmp: Path) -> str:
         """Move a verified, fsynced temporary version into place and point CURRENT at it."""
@@ -577,10 +503,10 @@ class FaissStore:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-class Writer:
+class FaissWriter:
     """Builds the next version in a temporary folder from a base version and a set of changes."""
 
-    def __init__(self, store: FaissStore, base: Snapshot | None, dim: int):
+    def __init__(self, store: FaissStore, base: FaissSnapshot | None, dim: int):
         import faiss
 
         self.store = store
@@ -603,10 +529,9 @@ class Writer:
         self.touched = False
         self._counts = (0, 0)
 
-    def document_hashes(self) -> dict[str, tuple[str, str, str, str]]:
-        """source -> (doc id, content hash, chunker settings, file path) for every document."""
+    def documents(self) -> dict[str, IndexedDocument]:
         rows = self.db.execute("SELECT source, id, content_hash, chunker, path FROM documents").fetchall()
-        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+        return {r[0]: IndexedDocument(*r[1:]) for r in rows}
 
     def touch(self, source: str, stat: tuple[int, int]) -> None:
         """Record a new (size, mtime_ns) for an unchanged document, so it is not checked again."""
@@ -694,8 +619,11 @@ class Writer:
         if len(row_ids) > EXACT_SEARCH_LIMIT and not _is_ivf(self.vectors):
             self.vectors = _to_ivf(self.vectors, self.vectors.d)
         if self.vectors.ntotal != len(row_ids) or not np.array_equal(np.sort(_faiss_ids(self.vectors)), row_ids):
-            raise RuntimeError("internal error: vectors and chunk rows disagree; the index was not changed")
-        faiss.write_index(self.vectors, str(self.tmp / "vectors.faiss"))
+            raise IndexWriteFailed("internal error: vectors and chunk rows disagree; the index was not changed")
+        try:
+            faiss.write_index(self.vectors, str(self.tmp / "vectors.faiss"))
+        except RuntimeError as e:  # FAISS reports a failed fwrite (a full disk) this way
+            raise write_failure(e, self.store.root) from e
         self._counts = (doc_count, len(row_ids))
         manifest = {
             **manifest,
@@ -711,58 +639,3 @@ class Writer:
         with contextlib.suppress(Exception):
             self.db.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class EmbeddingCache:
-    """Vectors by (model, text hash): renaming a file or re-chunking unchanged text re-embeds nothing."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, vector BLOB, PRIMARY KEY (model, text_hash))"
-        )
-        # Sentence vectors of a chunk text, keyed by the hash of the text and its sentence spans.
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS sentences (model TEXT, key TEXT, vectors BLOB, PRIMARY KEY (model, key))"
-        )
-
-    def _rows(self, table: str, key_column: str, value_column: str, model: str, keys: list[str]):
-        unique = list(dict.fromkeys(keys))
-        for i in range(0, len(unique), 500):
-            part = unique[i : i + 500]
-            marks = ",".join("?" * len(part))
-            yield from self.db.execute(
-                f"SELECT {key_column}, {value_column} FROM {table} WHERE model = ? AND {key_column} IN ({marks})",
-                (model, *part),
-            )
-
-    def get(self, model: str, hashes: list[str], dim: int) -> dict[str, np.ndarray]:
-        out = {}
-        for h, blob in self._rows("vectors", "text_hash", "vector", model, hashes):
-            vec = np.frombuffer(blob, dtype=np.float32)
-            if vec.shape == (dim,):
-                out[h] = vec
-        return out
-
-    def put(self, model: str, items: dict[str, np.ndarray]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
-            [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
-        )
-        self.db.commit()
-
-    def get_sentences(self, model: str, keys: list[str], dim: int) -> dict[str, np.ndarray | None]:
-        """Sentence vectors by key; None for texts the model gives none for (not a plain pipeline)."""
-        return {key: unpack_vectors(blob, dim) for key, blob in self._rows("sentences", "key", "vectors", model, keys)}
-
-    def put_sentences(self, model: str, items: dict[str, np.ndarray | None]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO sentences VALUES (?,?,?)",
-            [(model, key, b"" if v is None else pack_vectors(v)) for key, v in items.items()],
-        )
-        self.db.commit()
-
-    def close(self) -> None:
-        self.db.close()

@@ -33,32 +33,32 @@ import base64
 import contextlib
 import json
 import logging
-import os
 import re
 import threading
 import time
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
 from qa.chunk import Chunk
-from qa.settings import BM25S_DEFAULTS, FORMAT_VERSION, LexicalSettings
+from qa.errors import IndexIncompatible, IndexMissing, IndexWriteFailed, MissingExtra
+from qa.settings import BM25S_DEFAULTS, FORMAT_VERSION, LexicalSettings, milvus_token
 from qa.sources import Document, Section
-from qa.store import (FaissStore, IndexIncompatible, IndexMissing, StoredChunk, StoredDocument, check_format, pack_vectors,
-                      unpack_vectors)
+from qa.stores.base import (IndexedDocument, StoredChunk, StoredDocument, check_format, folder_lock, pack_vectors,
+                            unpack_vectors)
 
 try:
     from pymilvus import DataType, Function, FunctionType, MilvusClient
-except ImportError as e:  # the message names the extra (qa.store.open_store adds the pip command)
-    raise ImportError(f"pymilvus is not installed: {e}") from e
+    from pymilvus.exceptions import MilvusException
+except ImportError as e:
+    raise MissingExtra(f'the Milvus store needs the milvus extra: pip install "qa[milvus]" ({e})') from e
+
 
 class _QuietIterator(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:  # Milvus Lite has no server timestamp to offer
         return "failed to get mvccTs" not in record.getMessage()
-
-
-logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_QuietIterator())
 
 TEXT_PIECE = 16_000  # characters per VARCHAR piece: at most 64 000 bytes of UTF-8, under Milvus's 65 535
 MAX_VARCHAR = 65_535
@@ -101,7 +101,12 @@ def client_for(uri: str, lite: bool) -> MilvusClient:
         if uri not in _clients:
             if lite:
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
-            token = os.environ.get("QA_MILVUS_TOKEN", "")
+            # Its query iterator logs a warning per page on Milvus Lite; filtered from the first
+            # client on (never on import).
+            iterator_log = logging.getLogger("pymilvus.client.iterator.query_iterator")
+            if not any(isinstance(f, _QuietIterator) for f in iterator_log.filters):
+                iterator_log.addFilter(_QuietIterator())
+            token = milvus_token()
             _clients[uri] = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
         return _clients[uri]
 
@@ -124,12 +129,13 @@ DUMMY = [1.0, 0.0]
 
 
 class MilvusStore:
-    """Same interface as FaissStore; `local` (the index folder) keeps the lock and the embedding cache."""
+    """A Store (qa.stores.base) in Milvus; `local` (the index folder) keeps the lock and the embedding cache."""
+
+    errors = (MilvusException,)
 
     def __init__(self, spec: str, local: Path):
         self.spec = spec
         self.uri, self.prefix, self.lite = parse_spec(spec)
-        self.local = FaissStore(local)  # only for its lock
         self.root = Path(local)
         self.names = {k: f"{self.prefix}_{k}" for k in ("chunks", "docs", "texts", "versions", "changes")}
         self._sentence_field: bool | None = None
@@ -185,8 +191,8 @@ class MilvusStore:
         return MilvusSnapshot(self, row)
 
     def lock(self, wait: bool = True, on_wait=None):
-        """The single-writer lock of the index folder: one writer at a time per folder (see README)."""
-        return self.local.lock(wait=wait, on_wait=on_wait)
+        """The single-writer lock of the index folder: one writer at a time per folder (docs/scaling.md)."""
+        return folder_lock(self.root, wait, on_wait)
 
     def bm25_params(self, wanted: LexicalSettings) -> dict:
         """Milvus's own BM25 settings, whatever is asked (see BM25_PARAMS)."""
@@ -356,7 +362,7 @@ class MilvusSnapshot:
         return self.store.client
 
     # -- retrieval ---------------------------------------------------------------------------
-    def dense(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         if k <= 0:
             return [[] for _ in range(len(query_vectors))]
         res = self._client.search(self.store.names["chunks"], data=[list(map(float, q)) for q in query_vectors],
@@ -374,11 +380,23 @@ class MilvusSnapshot:
         # Milvus reports the BM25 score as the distance (Milvus Lite negates it): the score is its size.
         return {int(h["entity"]["chunk_id"]): abs(float(h["distance"])) for h in res[0]}
 
-    def lexical_top(self, query_terms: list[str], k: int) -> dict[int, float]:
-        """Milvus's BM25 full-text search: the k best chunks and their scores."""
-        return self._bm25(query_terms, k)
+    def lexical_search(self, terms: list[str], depth: int, score_ids: Collection[int] = (),
+                       expansion: Mapping[str, float] = {}) -> dict[int, float]:
+        """Milvus's BM25 full-text search picks the `depth` best for `terms`; then the chunks of
+        `score_ids` are scored, and the expansion terms re-score all of them (they add none)."""
+        out = {cid: s for cid, s in self._bm25(terms, depth).items() if s > 0}
+        scored = list(dict.fromkeys([*out, *score_ids]))
+        out.update(self._bm25_of(terms, [c for c in scored if c not in out]))
+        for term, weight in expansion.items():
+            for cid, s in self._bm25_of([term], scored).items():
+                out[cid] = out.get(cid, 0.0) + weight * s
+        return out
 
-    def lexical_scores(self, query_terms: list[str], ids: list[int]) -> dict[int, float]:
+    def use_bm25_params(self, lexical: LexicalSettings) -> None:
+        if (lexical.k1, lexical.b) != (LEXICAL.k1, LEXICAL.b):
+            raise IndexIncompatible(f"Milvus fixes BM25's k1 and b when a collection is made ({LEXICAL.k1}, {LEXICAL.b})")
+
+    def _bm25_of(self, query_terms: list[str], ids: list[int]) -> dict[int, float]:
         """BM25 scores of the given chunks (those that match no term are left out)."""
         out: dict[int, float] = {}
         for i in range(0, len(ids), BATCH):
@@ -541,8 +559,8 @@ class MilvusWriter:
         self._docs: dict[str, dict] = {r["source"]: r for r in base._doc_rows()} if base is not None else {}
         self._new: set[str] = set()  # doc ids written by this writer
 
-    def document_hashes(self) -> dict[str, tuple[str, str, str, str]]:
-        return {s: (r["doc_id"], r["content_hash"], r["chunker"], r["path"]) for s, r in self._docs.items()}
+    def documents(self) -> dict[str, IndexedDocument]:
+        return {s: IndexedDocument(r["doc_id"], r["content_hash"], r["chunker"], r["path"]) for s, r in self._docs.items()}
 
     def _insert(self, kind: str, rows: list[dict]) -> None:
         for i in range(0, len(rows), BATCH):
@@ -630,7 +648,7 @@ class MilvusWriter:
         probe = MilvusSnapshot(self.store, row)
         have = probe.count()
         if have != (docs, chunks):
-            raise RuntimeError(f"internal error: the new version would have {have[0]} documents and {have[1]} chunks, "
+            raise IndexWriteFailed(f"internal error: the new version would have {have[0]} documents and {have[1]} chunks, "
                                f"expected {docs} and {chunks}; the index was not changed")
         self.store.client.insert(self.store.names["versions"], [{**row, "dummy": DUMMY}])  # published
         self._counts = (docs, chunks)

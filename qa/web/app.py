@@ -1,0 +1,156 @@
+"""The Gradio app: the chat, the source viewer, uploads and the index panel over one shared Index.
+
+Every answer comes from `Index.ask()`, the engine behind the CLI and `qa.ask`. The app holds no
+heavy per-session state: the Index is shared, each question reads the current immutable version,
+and a citation carries its own offsets, so opening the source needs nothing remembered. The HTML
+comes from `qa.web.render`; the page's CSS and scripts are the files in `qa/web/static/`.
+"""
+
+# No `from __future__ import annotations` here: Gradio reads handler annotations (`gr.EventData`)
+# as live classes to decide what to pass them.
+from pathlib import Path
+
+from qa.errors import QAError
+from qa.index import MAX_QUESTION_CHARS, Index
+from qa.sources import supported_suffixes
+from qa.web.render import (VIEWER_EMPTY, VIEWER_HEAD, esc, render_answer, render_conversation, render_document,
+                           render_document_head, render_error, render_index_panel, render_question,
+                           render_upload_messages)
+from qa.web.uploads import MAX_UPLOAD_BYTES, Uploads
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_TURNS = 20  # conversation turns kept on the page; older ones drop off the top
+CHAT_PASSAGES = 3  # cited passages shown under each answer
+ASK_CONCURRENCY = 4  # questions answered at once; more wait in the queue (2 cores do the work)
+QUEUE_SIZE = 200  # questions and uploads waiting at most; 20 people asking at once fit easily
+
+SEED_EXAMPLES = [
+    "What was the average social worker caseload in Kent in September 2021?",
+    "Who chairs the review meetings?",
+    "How much did the council invest in increasing social work numbers?",
+    "What rating did Kent get at its previous inspection in 2017?",
+]
+
+
+
+def static_text(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+def _examples_for(index: Index) -> list[str]:
+    try:
+        docs = index.documents()
+    except Exception:
+        return []
+    if docs and all(d.source.startswith("seeds/") for d in docs[:5]):
+        return SEED_EXAMPLES
+    return [f"What does “{d.title}” say?" for d in docs[:3]]
+
+
+def make_app(index: Index, sources: Path, examples: list[str] | None = None,
+             max_upload_bytes: int = MAX_UPLOAD_BYTES, k: int = CHAT_PASSAGES):
+    """The Gradio Blocks app over `index`; uploads are saved into `sources`."""
+    import gradio as gr  # imported here: importing qa.web costs no web framework
+
+    examples = _examples_for(index) if examples is None else examples
+    uploads = Uploads(index, Path(sources), max_upload_bytes)
+
+    def respond(question: str, turns: list[str]):
+        turns = list(turns or [])
+        question = (question or "").strip()
+        if not question:
+            return gr.update(), turns, ""
+        try:
+            reply = render_answer(index.ask(question, k=k))
+        except QAError as e:
+            reply = render_error(f"Cannot answer: {e}")
+        turns = (turns + [render_question(question[:MAX_QUESTION_CHARS]) + reply])[-MAX_TURNS:]
+        return render_conversation(turns, examples), turns, ""
+
+    def open_citation(evt: gr.EventData):
+        data = evt._data if isinstance(getattr(evt, "_data", None), dict) else {}
+        source = str(data.get("source") or "")
+        text = index.document_text(source) if source else None
+        if text is None:
+            return VIEWER_HEAD, f'<div class="qa-doc-empty">{esc(source or "That source")} is not in the index (any more).</div>'
+        title = next((d.title for d in index.documents() if d.source == source), source)
+        return render_document_head(title, source, data), render_document(text, data)
+
+    def panel():
+        try:
+            return render_index_panel(index.stats(), index.documents())
+        except Exception as e:  # an index problem is shown, not raised into the page
+            return render_error(f"index problem: {e}")
+
+    def add_files(files, progress=gr.Progress(track_tqdm=True)):
+        files = files or []
+        if not files:
+            return render_upload_messages(["choose one or more files first"]), panel(), None
+        pairs = []
+        for f in files:
+            p = Path(f if isinstance(f, str) else getattr(f, "name", f))
+            pairs.append((p, p.name))
+        try:
+            messages = uploads.add(pairs, progress=lambda frac, desc: progress(frac, desc=desc), embedding_bar=True)
+        except Exception as e:
+            messages = [f"rejected — the index could not be updated: {e}"]
+        return render_upload_messages(messages), panel(), None
+
+    def ask_api(question: str, k: int = 5) -> dict:
+        """Answer a question with cited passages: the same JSON as `qa ask --json`."""
+        try:
+            return index.ask(question, k=k).to_dict()
+        except QAError as e:  # a bad question or k: say what is wrong, log no traceback
+            raise gr.Error(f"Cannot answer: {e}", print_exception=False) from None
+
+    theme = gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+    chat_js = static_text("scroll.js") + static_text("chat.js")
+    viewer_js = static_text("scroll.js") + static_text("viewer.js")
+    # analytics_enabled=False: no calls home from a local tool (set here, not in the environment).
+    with gr.Blocks(title="qa — answers from your documents", analytics_enabled=False) as demo:
+        demo.qa_launch_options = {"css": static_text("qa.css"), "theme": theme}
+        turns = gr.State([])
+        gr.Markdown("## qa — answers from your documents, with citations")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=360):
+                chat = gr.HTML(render_conversation([], examples), js_on_load=chat_js, elem_id="qa-chat",
+                               max_height=640, min_height=240, container=True, padding=True)
+                with gr.Row():
+                    question = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
+                                          scale=5, elem_id="qa-question", max_length=MAX_QUESTION_CHARS, lines=1)
+                    ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask", min_width=80)
+                if examples:
+                    ex = gr.Examples([[q] for q in examples], inputs=[question], label="Example questions",
+                                     elem_id="qa-examples")
+            with gr.Column(scale=2, min_width=320):
+                viewer_head = gr.HTML(VIEWER_HEAD, elem_id="qa-viewer-head")
+                viewer = gr.HTML(VIEWER_EMPTY, js_on_load=viewer_js, elem_id="qa-viewer", max_height=720,
+                                 container=True, padding=True)
+        with gr.Accordion("Add documents", open=False, elem_id="qa-add"):
+            gr.HTML(f"Supported: {esc(' '.join(supported_suffixes()))}, up to {max_upload_bytes / 2**20:.0f} MB each. "
+                    f'Files are saved into <span class="qa-file">{esc(uploads.folder)}</span> and indexed at once; '
+                    "a file with the name of one already there replaces it.")
+            files = gr.File(file_count="multiple", file_types=list(supported_suffixes()), label="Files",
+                            elem_id="qa-files")
+            add_button = gr.Button("Add to the index", elem_id="qa-add-button")
+            upload_status = gr.HTML("", elem_id="qa-upload-status")
+        with gr.Accordion("Index", open=False, elem_id="qa-index"):
+            index_panel = gr.HTML(panel(), elem_id="qa-index-panel")
+            refresh = gr.Button("Refresh", size="sm")
+
+        ask_options = dict(concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", api_visibility="private")
+        question.submit(respond, [question, turns], [chat, turns, question], **ask_options)
+        ask_button.click(respond, [question, turns], [chat, turns, question], **ask_options)
+        if examples:
+            ex.load_input_event.then(respond, [question, turns], [chat, turns, question], **ask_options)
+        chat.cite(open_citation, None, [viewer_head, viewer], concurrency_limit=ASK_CONCURRENCY, api_visibility="private")
+        add_button.click(add_files, [files], [upload_status, index_panel, files], concurrency_limit=1,
+                         concurrency_id="index-update", api_visibility="private")
+        refresh.click(panel, None, index_panel, api_visibility="private")
+        demo.load(panel, None, index_panel, api_visibility="private")
+        gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ASK_CONCURRENCY)
+    return demo
