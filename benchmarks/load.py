@@ -85,7 +85,7 @@ def question_stream(seed: int):
 
 async def ask(client, url: str, question: str) -> dict:
     """One question through the Gradio REST API: POST to get an event id, then read the event stream."""
-    r = await client.post(f"{url}gradio_api/call/ask", json={"data": [question, 3]})
+    r = await client.post(f"{url}gradio_api/call/ask", json={"data": [question, 3, None]})  # every argument of /ask: question, k, sources
     r.raise_for_status()
     event_id = r.json()["event_id"]
     event = None

@@ -35,6 +35,9 @@ class Passage:
     section: str = ""
     chunk_id: int = 0
     doc_id: str = ""
+    author: str | None = None  # of the document, from its metadata or byline
+    published: str | None = None  # ISO 8601 date
+    url: str | None = None
 
     @property
     def location(self) -> str:
@@ -42,9 +45,16 @@ class Passage:
         lines = f"line {self.line_start}" if self.line_start == self.line_end else f"lines {self.line_start}–{self.line_end}"
         return (f"page {self.page}, " if self.page is not None else "") + lines
 
+    @property
+    def credit(self) -> str:
+        """Who wrote the document and when, as a citation says it: "by Jane Smith, 2022-07-05" ("" if unknown)."""
+        parts = [f"by {self.author}" if self.author else "", self.published or ""]
+        return ", ".join(x for x in parts if x)
+
     def to_dict(self) -> dict:
         keys = (
-            "text source title start end line_start line_end page score answer answer_start answer_end also_in"
+            "text source title start end line_start line_end page score answer answer_start answer_end also_in "
+            "author published url"
         ).split()
         d = {k: getattr(self, k) for k in keys}
         d["also_in"] = list(self.also_in)
@@ -273,4 +283,7 @@ def to_passage(scored: _Scored, line_map: LineMap | None = None) -> Passage:
         section=c.section,
         chunk_id=c.id,
         doc_id=c.doc_id,
+        author=c.meta.author,
+        published=c.meta.published,
+        url=c.meta.url,
     )

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from qa.formats.meta import byline_author
 from qa.text import LINE_BREAK
 
 MAX_FURNITURE_WORDS = 12  # page furniture is short; a real sentence that mentions "share" is not
@@ -73,6 +74,8 @@ def line_reason(line: str) -> str | None:
     words = _words(line)
     if not words and not re.search(r"\d", line):
         return "punctuation only"
+    if byline_author(line):  # who wrote it is content: "who wrote this?" must find it
+        return None
     if _MD_IMAGE.match(line):
         return "image"
     if len(words) <= MAX_FURNITURE_WORDS and _FURNITURE.match(line):

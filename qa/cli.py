@@ -41,7 +41,8 @@ def render(answer, width: int = 100) -> str:
     for n, p in enumerate(answer.passages, 1):
         # A section path usually starts with the title ("Report › 2. Summary"): don't say it twice.
         heading = p.section if p.section.split(" › ")[0] == p.title else " › ".join(x for x in (p.title, p.section) if x)
-        out.append(f"[{n}] {heading} — {p.source}, {p.location} (score {p.score:.2f})")
+        credit = "".join(f"; {x}" for x in (p.credit, p.url) if x)
+        out.append(f"[{n}] {heading} — {p.source}, {p.location}{credit} (score {p.score:.2f})")
         if p.also_in:
             out.append(f"    also in: {', '.join(p.also_in)}")
         body = _tidy(p.text)
@@ -55,7 +56,7 @@ def render(answer, width: int = 100) -> str:
 
 @app.command()
 def build(
-    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders to index (default: ./seeds, or what the index was built from)."),
+    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders to index (default: what the index was built from)."),
     index: Optional[Path] = IndexOption,
     model: Optional[Path] = ModelOption,
     full: bool = typer.Option(False, "--full", help="Rebuild everything instead of updating what changed."),
@@ -70,7 +71,6 @@ def build(
     """Build or update an index from files and folders (.txt .md and more)."""
     from qa.errors import QAError
     from qa.index import Index
-    from qa.settings import default_sources
 
     try:
         ix = Index(index, model=model, store=store, precision=precision)
@@ -81,7 +81,7 @@ def build(
             ix.bulk_encode = RayEncoder(ray, model, actors=ray_actors, precision=ix.embedder.precision)
     except (ImportError, QAError) as e:  # an unknown --precision, a missing extra
         _fail(str(e))
-    sources = [str(p) for p in paths] if paths else (None if ix.exists() else [str(default_sources())])
+    sources = [str(p) for p in paths] if paths else None
     try:
         report = ix.build(sources, full=full, progress=not as_json and sys.stderr.isatty(), wait=not no_wait)
     except QAError as e:
@@ -101,10 +101,11 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON."),
     store: Optional[str] = StoreOption,
     reranker: Optional[Path] = RerankerOption,
+    within: Optional[List[str]] = typer.Option(None, "--in", help="Search only these documents: a source path, a glob such as 'reports/*.pdf', or a folder (repeatable)."),
 ):
-    """Answer a question with cited passages from the index."""
+    """Answer a question with cited passages from the index (./index, refreshed from its sources)."""
     from qa.errors import QAError
-    from qa.index import Index, check_k, clean_question, default
+    from qa.index import check_k, clean_question, ready_index
 
     try:
         clean_question(question)
@@ -112,9 +113,9 @@ def ask(
     except QAError as e:
         _fail(str(e), 2)
     try:
-        ix = default() if index is None and store is None else Index(index, store=store)
+        ix = ready_index(index, store=store)
         ix.reranker = reranker
-        answer = ix.ask(question, k=k, mode=mode)
+        answer = ix.ask(question, k=k, mode=mode, sources=within or None)
     except (QAError, ImportError) as e:
         _fail(str(e))
     if as_json:
@@ -224,19 +225,21 @@ def eval_(
 @app.command()
 def serve(
     index: Optional[Path] = IndexOption,
-    sources: Optional[Path] = typer.Option(None, "--sources", help="Folder where uploaded files are saved (default: the index's first source folder, else ./seeds)."),
+    sources: Optional[Path] = typer.Option(None, "--sources", help="Folder where uploaded files are saved (default: the index's first source folder); with no index yet, the folder to build it over."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes the chat to the network."),
     port: int = typer.Option(7860, "--port", help="Port to listen on."),
     auth: Optional[str] = typer.Option(None, "--auth", help="Require a login: user:password."),
     max_upload_mb: float = typer.Option(50, "--max-upload-mb", help="Largest file accepted by upload, in MB."),
     reranker: Optional[Path] = RerankerOption,
+    demo: bool = typer.Option(False, "--demo", help="Serve the bundled demo documents (seeds/), indexed in qa's cache folder unless --index says where."),
 ):
-    """Serve the web chat (default: ./index over ./seeds, built on first use) at http://127.0.0.1:7860."""
+    """Serve the web chat over ./index (or --index) at http://127.0.0.1:7860; --demo for the bundled seeds."""
     from qa.errors import QAError
     from qa.web import serve as serve_web
 
     try:
-        serve_web(index, sources, host=host, port=port, auth=auth, max_upload_mb=max_upload_mb, reranker=reranker)
+        serve_web(index, sources, host=host, port=port, auth=auth, max_upload_mb=max_upload_mb, reranker=reranker,
+                  demo=demo)
     except (QAError, OSError) as e:  # OSError: the port is taken
         _fail(str(e))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import hashlib
 import json
 import sqlite3
@@ -19,13 +20,13 @@ import numpy as np
 
 from qa.answer import Answer, select, to_passage
 from qa.embed import PRECISIONS, Embedder, default_precision
-from qa.errors import (IndexIncompatible, IndexUnreadable, InvalidInput, InvalidType, NoSources, QAError)
+from qa.errors import IndexIncompatible, IndexMissing, IndexUnreadable, InvalidInput, InvalidType, NoSources, QAError
 from qa.ingest import BulkEncode, PreparedDocument, embed_with_cache, prepare
 from qa.search import Query, retrieve
 from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, LexicalSettings, SearchSettings, default_index,
-                         default_sources)
+                         checkout_seeds, demo_index, demo_sources, demo_uploads)
 from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
-from qa.stores import IndexedDocument, Snapshot, Writer, open_store
+from qa.stores import IndexedDocument, Snapshot, StoredDocument, Writer, open_store
 from qa.stores.base import write_failure
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut here (with a note): no question needs more
@@ -91,6 +92,30 @@ def check_k(k: object) -> int:
     if k < 1:
         raise InvalidInput(f"k must be at least 1 (got {k})")
     return int(min(k, MAX_K))
+
+
+def source_matches(source: str, pattern: str) -> bool:
+    """Whether a cited source is named by `pattern`: itself, a glob over it, or a folder holding it."""
+    pattern = pattern.strip()
+    return (source == pattern or fnmatch.fnmatchcase(source, pattern)
+            or (bool(pattern) and source.startswith(pattern.rstrip("/") + "/")))
+
+
+def matching_documents(snapshot: Snapshot, patterns: list[str] | str) -> list[StoredDocument]:
+    """The indexed documents named by `patterns` (see Index.ask); InvalidInput when none is."""
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not isinstance(patterns, (list, tuple, set, frozenset)) or not all(isinstance(p, str) for p in patterns):
+        raise InvalidType("sources must be a list of source paths or glob patterns")
+    patterns = [p for p in patterns if p.strip()]
+    if not patterns:
+        raise InvalidInput("sources is empty: give source paths or glob patterns, or leave it out to search everything")
+    docs = snapshot.documents()
+    chosen = [d for d in docs if any(source_matches(d.source, p) for p in patterns)]
+    if not chosen:
+        some = ", ".join(d.source for d in docs[:5]) + (", …" if len(docs) > 5 else "")
+        raise InvalidInput(f"no indexed document matches {', '.join(patterns)} (the index holds {some})")
+    return chosen
 
 
 def _named_by(paths: list[str | Path], file_path: str) -> bool:
@@ -160,6 +185,7 @@ class Index:
         self._embedder = embedder
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
+        self._chosen: dict[tuple, frozenset[str]] = {}  # (version, sources asked for) -> document ids
         self._write_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -219,16 +245,24 @@ class Index:
     def exists(self) -> bool:
         return self.store.exists()
 
-    def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
-        """Cited extractive answer: passages copied from the sources, the answering sentence marked."""
+    def ask(self, question: str, k: int = 5, mode: str | None = None,
+            sources: list[str] | str | None = None) -> Answer:
+        """Cited extractive answer: passages copied from the sources, the answering sentence marked.
+
+        `sources`: search only the documents whose cited source matches one of these: an exact
+        source ("reports/q3.pdf"), a glob ("reports/*.pdf", "*.md") or a folder ("reports"). The
+        search runs inside them, so k passages come back whenever they hold k.
+        """
         question, notes = clean_question(question)
         k = check_k(k)
         snap = self.snapshot()
         embedder = self.embedder
         query = Query.of(question, embedder.encode([question])[0])
-        qvec, q_terms = query.vector, list(query.terms)
-        settings = self.search_settings if mode is None else dataclasses.replace(self.search_settings, mode=mode)
         with self._reading():
+            if sources is not None:
+                query = dataclasses.replace(query, doc_ids=self._chosen_documents(snap, sources))
+            qvec, q_terms = query.vector, list(query.terms)
+            settings = self.search_settings if mode is None else dataclasses.replace(self.search_settings, mode=mode)
             hits = retrieve(snap, query, max(k, self.answer_settings.passages_scored), settings)
             if self.reranker is not None:
                 from qa.rerank import Reranker, rerank
@@ -240,6 +274,20 @@ class Index:
         if not found:
             notes.append("the sources do not answer this; the closest passages are shown")
         return Answer(question, found, passages, tuple(notes))
+
+    def _chosen_documents(self, snap: Snapshot, sources: list[str] | str) -> frozenset[str]:
+        """The ids of the documents `sources` names in this version (remembered for the last few
+        choices: a web page asks with the same choice again and again)."""
+        key = (snap.version, (sources,) if isinstance(sources, str) else tuple(sources) if isinstance(sources, (list, tuple)) else None)
+        with self._snapshot_lock:
+            known = self._chosen.get(key) if key[1] is not None else None
+        if known is None:
+            known = frozenset(d.id for d in matching_documents(snap, sources))
+            with self._snapshot_lock:
+                if len(self._chosen) >= 32:
+                    self._chosen.pop(next(iter(self._chosen)))
+                self._chosen[key] = known
+        return known
 
     def documents(self):
         with self._reading():
@@ -279,7 +327,10 @@ class Index:
         are removed. `full=True` re-chunks everything (vectors still come from the cache).
         """
         if paths is None:
-            paths = self.store.manifest().get("sources", []) if self.store.exists() else [default_sources()]
+            paths = self.store.manifest().get("sources", []) if self.store.exists() else []
+            if not paths:
+                raise NoSources(f"no sources recorded for {self.path}: say which files or folders to index, "
+                                f"e.g. qa build FOLDER --index {self.path}")
         roots = [str(Path(p).absolute()) for p in paths]
         return self._write(find_files(paths), roots=roots, sync=True, full=full, progress=progress, wait=wait, log=log)
 
@@ -288,17 +339,22 @@ class Index:
         return self.build(None, **kwargs)
 
     def add(self, paths: list[str | Path], progress: bool = False, wait: bool = True, log: Log = _stderr) -> BuildReport:
-        """Add or replace the documents at `paths`; everything else stays as it is."""
-        return self._write(find_files(paths), roots=None, sync=False, progress=progress, wait=wait, log=log)
+        """Add or replace the documents at `paths`; everything else stays as it is. The paths join
+        the index's recorded sources, so later updates keep them."""
+        return self._write(find_files(paths), roots=None, sync=False, progress=progress, wait=wait, log=log,
+                           record=[str(Path(p).absolute()) for p in paths])
 
     def remove(self, paths: list[str | Path], wait: bool = True, log: Log = _stderr) -> BuildReport:
-        """Remove the documents at `paths` (files, or folders: every document under them)."""
+        """Remove the documents at `paths` (files, or folders: every document under them); recorded
+        sources at or under `paths` are forgotten, so later updates do not bring them back."""
         return self._write(Discovery(), roots=None, sync=False, removals=list(paths), wait=wait, log=log)
 
     def _write(self, discovery: Discovery, roots: list[str] | None, sync: bool, full: bool = False,
-               removals: list[str] = (), progress: bool = False, wait: bool = True, log: Log = _stderr) -> BuildReport:
+               removals: list[str] = (), progress: bool = False, wait: bool = True, log: Log = _stderr,
+               record: list[str] = ()) -> BuildReport:
         """Write the next version: the discovered files added or replaced, `removals` (and, with
-        `sync`, every document no longer found) removed, `roots` recorded as the index's sources."""
+        `sync`, every document no longer found) removed. The recorded sources become `roots`, or
+        stay as they were, plus `record` and minus what lies under `removals`."""
         started = time.time()
         if sync and not discovery.files:
             kinds = " ".join(supported_suffixes())
@@ -321,7 +377,11 @@ class Index:
                 for source in sorted(gone):
                     writer.remove([indexed[source].id])
                     report.removed.append(source)
-                self._publish(writer, base, embedder, dim, roots, report)
+                base_sources = base.manifest.get("sources", []) if base else []
+                sources = list(roots) if roots is not None else list(base_sources)
+                sources += [p for p in record if not _named_by(sources, p)]
+                sources = [s for s in sources if not _named_by(list(removals), s)]
+                self._publish(writer, base, embedder, dim, sources, sources != base_sources, report)
             except BaseException:
                 writer.abort()
                 raise
@@ -405,14 +465,14 @@ class Index:
             gone |= {s for s, d in indexed.items() if _named_by(removals, d.path)}
         return gone
 
-    def _publish(self, writer: Writer, base: Snapshot | None, embedder, dim: int, roots: list[str] | None,
-                 report: BuildReport) -> None:
-        """Commit the new version, or abort the writer when nothing changed."""
-        sources = roots if roots is not None else (base.manifest.get("sources", []) if base else [])
+    def _publish(self, writer: Writer, base: Snapshot | None, embedder, dim: int, sources: list[str],
+                 sources_changed: bool, report: BuildReport) -> None:
+        """Commit the new version (recording `sources`), or abort the writer when nothing changed."""
         # Other BM25 settings rewrite the BM25 index (from the stored terms; nothing is re-embedded).
         bm25_changed = base is not None and base.manifest.get("bm25", BM25S_DEFAULTS.to_dict()) != (
             self.store.bm25_params(self.lexical))
-        if base is not None and not (report.added or report.changed or report.removed or writer.touched or bm25_changed):
+        if base is not None and not (report.added or report.changed or report.removed or writer.touched or bm25_changed
+                                     or sources_changed):
             writer.abort()
             report.documents, report.chunks_total = base.count()
         else:
@@ -458,32 +518,80 @@ def build(paths: list[str | Path] | str | Path | None = None, index: str | Path 
     return Index(index, model=model, store=store).build(paths, full=full, progress=progress, **kwargs)
 
 
-_default: Index | None = None
-_default_checked = 0.0
+def refresh(ix: Index, log: Log = _stderr) -> None:
+    """Bring the index up to date with its own recorded sources when files there changed (never
+    anything else). A recorded file that is gone is dropped; when a recorded folder is gone (an
+    unmounted drive?), the index is left as it is, with a note."""
+    recorded = ix.store.manifest().get("sources", []) if ix.exists() else []
+    if not recorded:
+        return
+    missing = [s for s in recorded if not Path(s).exists()]
+    files = {d.path for d in ix.documents()}
+    folders_missing = [s for s in missing if s not in files]
+    if folders_missing:
+        log(f"qa: {', '.join(folders_missing)} not found; answering from {ix.path} as it was built")
+        return
+    present = [s for s in recorded if s not in missing]
+    if missing or ix.is_stale(present):
+        log(f"qa: the sources of {ix.path} changed since it was built; updating it…")
+        if present:
+            log(ix.build(present, progress=False, log=log).summary())
+        else:
+            log(ix.remove(missing, log=log).summary())
+
+
+def ready_index(path: str | Path | None = None, demo: bool = False, store: str | None = None,
+                log: Log = _stderr) -> Index:
+    """The index to answer from, built or refreshed as needed:
+
+    - `demo`: the bundled seeds, indexed in `path` (default: qa's cache folder) on first use;
+    - otherwise the index at `path` (default ./index, or QA_INDEX), refreshed from its own recorded
+      sources when they changed. Missing, it is built over ./seeds in qa's own checkout (the
+      README's demo); anywhere else IndexMissing says how to begin.
+    """
+    if demo:
+        ix = Index(path if path is not None else demo_index(), store=store)
+        if not ix.exists():
+            demo_uploads().mkdir(parents=True, exist_ok=True)
+            log(f"qa: building the demo index {ix.path} over the bundled seeds (first use)…")
+            log(ix.build([demo_sources(), demo_uploads()], progress=False, log=log).summary())
+        refresh(ix, log)
+        return ix
+    ix = Index(path, store=store)
+    if not ix.exists():
+        seeds = checkout_seeds()
+        if path is None and store is None and seeds is not None and ix.path == Path("index"):
+            log(f"qa: building the index {ix.path} over {seeds} (first use)…")
+            log(ix.build([seeds], progress=False, log=log).summary())
+        else:
+            raise IndexMissing(f"no index at {ix.path.absolute()}: build one over your documents with `qa build FOLDER`"
+                               f"{'' if path is None else f' --index {ix.path}'} (or try `qa serve --demo`)")
+    refresh(ix, log)
+    return ix
+
+
+_default: dict[str, tuple[Index, float]] = {}  # index path -> (Index, when its sources were last checked)
 _default_lock = threading.Lock()
+REFRESH_SECONDS = 2.0  # how often qa.ask() looks at the sources of the index it asks
 
 
-def default() -> Index:
-    """./index over ./seeds, built on first use and rebuilt when the seeds change."""
-    global _default, _default_checked
+def default(path: str | Path | None = None) -> Index:
+    """The Index qa.ask() answers from (see ready_index), its sources looked at every few seconds."""
+    key = str(Path(path if path is not None else default_index()).absolute())
     with _default_lock:
-        if _default is None or _default.path != default_index():
-            _default = Index(default_index())
-        if time.time() - _default_checked > 2.0:
-            sources = [default_sources()]
-            if not _default.exists():
-                _stderr(f"qa: building the index {_default.path} over {sources[0]} (first use)…")
-                _stderr(_default.build(sources, progress=False).summary())
-            elif _default.is_stale(sources):
-                _stderr(f"qa: {sources[0]} changed since the index was built; updating {_default.path}…")
-                _stderr(_default.build(sources, progress=False).summary())
-            _default_checked = time.time()
-        return _default
+        ix, checked = _default.get(key, (None, 0.0))
+        if ix is None:
+            ix = ready_index(path)
+        elif time.time() - checked > REFRESH_SECONDS:
+            refresh(ix)
+        _default[key] = (ix, time.time())
+        return ix
 
 
-def ask(question: str, k: int = 5, mode: str | None = None) -> Answer:
-    """Ask the default index (./index over ./seeds, built when missing or stale)."""
-    return default().ask(question, k=k, mode=mode)
+def ask(question: str, k: int = 5, mode: str | None = None, sources: list[str] | str | None = None,
+        index: str | Path | None = None) -> Answer:
+    """Ask the index in ./index (or `index`, or QA_INDEX), refreshed from its recorded sources."""
+    return default(index).ask(question, k=k, mode=mode, sources=sources)
 
 
 __all__ = ["Index", "build", "ask", "BuildReport"]

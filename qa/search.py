@@ -33,6 +33,7 @@ class Query:
     terms: tuple[str, ...]  # BM25 terms, stemmed as qa.text.terms() makes them (repeats count)
     vector: np.ndarray = field(compare=False, repr=False)  # unit vector of `text`
     expansion: Mapping[str, float] = field(default_factory=dict)  # extra BM25 terms and their weights
+    doc_ids: frozenset[str] | None = None  # search only these documents (None: all)
 
     @classmethod
     def of(cls, text: str, vector: np.ndarray) -> "Query":
@@ -56,7 +57,7 @@ def retrieve(snapshot: Snapshot, query: Query, k: int, settings: SearchSettings 
     question_terms = list(query.terms)
     if settings.drop_question_words:
         question_terms = [t for t in question_terms if t not in QUESTION_WORDS] or question_terms
-    hits = _retrieve(snapshot, question_terms, dict(query.expansion), query.vector, k, settings)
+    hits = _retrieve(snapshot, question_terms, dict(query.expansion), query.vector, k, settings, query.doc_ids)
     if settings.prf_passages <= 0 or not hits:
         return hits
     feedback = hits[: settings.prf_passages]
@@ -70,7 +71,7 @@ def retrieve(snapshot: Snapshot, query: Query, k: int, settings: SearchSettings 
         vector = (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
     if expansion == dict(query.expansion) and vector is query.vector:
         return hits
-    return _retrieve(snapshot, question_terms, expansion, vector, k, settings)
+    return _retrieve(snapshot, question_terms, expansion, vector, k, settings, query.doc_ids)
 
 
 def expansion_terms(feedback: list[Hit], count: int, total: float) -> dict[str, float]:
@@ -94,14 +95,15 @@ def _retrieve(
     question_vector: np.ndarray,
     k: int,
     settings: SearchSettings,
+    doc_ids: frozenset[str] | None = None,
 ) -> list[Hit]:
     depth = max(k, settings.depth)
     dense_hits: dict[int, float] = {}
     if settings.mode != "bm25":
-        dense_hits = dict(snapshot.dense_search(question_vector[None, :], depth)[0])
+        dense_hits = dict(snapshot.dense_search(question_vector[None, :], depth, doc_ids)[0])
     lexical_hits: dict[int, float] = {}
     if settings.mode != "dense":
-        lexical_hits = snapshot.lexical_search(question_terms, depth, list(dense_hits), expansion)
+        lexical_hits = snapshot.lexical_search(question_terms, depth, list(dense_hits), expansion, doc_ids)
 
     candidates = list(dict.fromkeys([*dense_hits, *(c for c, s in lexical_hits.items() if s > 0)]))
     if not candidates:

@@ -160,21 +160,36 @@ def _env(name: str) -> str | None:
     return value if value else None
 
 
-def default_sources() -> Path:
-    """QA_SOURCES, else ./seeds when it exists, else the seeds that ship beside the package."""
-    env = _env("QA_SOURCES")
-    if env:
-        return Path(env)
-    local = Path("seeds")
-    return local if local.is_dir() else PROJECT_ROOT / "seeds"
-
-
 def default_index() -> Path:
-    """QA_INDEX, else ./index (beside ./seeds), else the index beside the package."""
+    """QA_INDEX, else ./index in the current folder: never a folder derived from where qa is installed."""
     env = _env("QA_INDEX")
-    if env:
-        return Path(env)
-    return Path("index") if Path("seeds").is_dir() else PROJECT_ROOT / "index"
+    return Path(env) if env else Path("index")
+
+
+def demo_sources() -> Path:
+    """The bundled demo corpus (seeds/, shipped inside the package so a wheel has it)."""
+    return PACKAGE_ROOT / "seeds"
+
+
+def checkout_seeds() -> Path | None:
+    """./seeds when the current folder is qa's own checkout (its pyproject names the project qa):
+    there the README's `qa serve` builds the demo on first use. Anywhere else a seeds/ folder is
+    just a folder."""
+    project, seeds = Path("pyproject.toml"), Path("seeds")
+    if seeds.is_dir() and project.is_file() and (PACKAGE_ROOT.parent / "pyproject.toml").exists() and \
+            project.resolve() == (PACKAGE_ROOT.parent / "pyproject.toml").resolve():
+        return seeds
+    return None
+
+
+def demo_index() -> Path:
+    """Where `qa serve --demo` keeps its index when no --index is given: qa's cache, not your folder."""
+    return cache_root() / "demo-index"
+
+
+def demo_uploads() -> Path:
+    """Where `qa serve --demo` saves uploaded files (indexed with the seeds; never into the package)."""
+    return cache_root() / "demo-uploads"
 
 
 def faiss_threads() -> int:

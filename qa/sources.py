@@ -16,6 +16,7 @@ from pathlib import Path
 from qa.clean import line_reason
 from qa.errors import Unreadable
 from qa.formats import LOADERS, Section, supported_suffixes
+from qa.formats.meta import DocumentMeta, from_text
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # beyond this a file is reported, not read
 
@@ -31,6 +32,7 @@ class Document:
     pages: tuple[int, ...] = ()  # start offset of each page (PDF); empty when there are none
     sections: tuple[Section, ...] = ()
     warnings: tuple[str, ...] = ()
+    meta: DocumentMeta = DocumentMeta()  # author, published date (ISO 8601), URL, where known
 
     @property
     def id(self) -> str:
@@ -163,6 +165,7 @@ def load(file: SourceFile) -> Document | Problem:
         return Problem(file.source, f"cannot load {fmt}: {type(e).__name__}: {e}")
     if not loaded.text.strip():
         return Problem(file.source, "no text found")
+    given = DocumentMeta(loaded.author, loaded.published, loaded.url)
     return Document(
         path=file.path,
         source=file.source,
@@ -173,4 +176,5 @@ def load(file: SourceFile) -> Document | Problem:
         pages=loaded.pages,
         sections=loaded.sections,
         warnings=loaded.warnings,
+        meta=given.merged(from_text(loaded.text)),  # a byline in the text where metadata says nothing
     )

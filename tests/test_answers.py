@@ -5,7 +5,7 @@ import pytest
 from seed_questions import ANSWERABLE, UNANSWERABLE
 
 JSON_PASSAGE_KEYS = {"text", "source", "title", "start", "end", "line_start", "line_end", "page", "score",
-                     "answer", "answer_start", "answer_end", "also_in"}
+                     "answer", "answer_start", "answer_end", "also_in", "author", "published", "url"}
 
 
 def _flat(s: str) -> str:

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,25 +173,33 @@ def test_updates_replace_changed_documents_and_drop_removed_ones(corpus, tmp_pat
     assert "chalk downs" in texts and "Esk valley" not in texts and "Gull Point" not in texts
 
 
-def test_default_ask_builds_the_index_over_seeds_on_first_use(tmp_path, monkeypatch, seeds_copy):
+def test_qa_ask_answers_from_the_index_here_and_follows_its_recorded_sources(tmp_path, monkeypatch, seeds_copy):
     import qa.index
-
-    shutil.copytree(seeds_copy, tmp_path / "seeds")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("QA_INDEX", raising=False)
-    monkeypatch.delenv("QA_SOURCES", raising=False)
-    monkeypatch.setattr(qa.index, "_default", None)
-    monkeypatch.setattr(qa.index, "_default_checked", 0.0)
     from qa import ask
 
+    shutil.copytree(seeds_copy, tmp_path / "seeds")
+    build([tmp_path / "seeds"], tmp_path / "index", progress=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QA_INDEX", raising=False)
+    monkeypatch.setattr(qa.index, "_default", {})
+    monkeypatch.setattr(qa.index, "REFRESH_SECONDS", 0.0)
     answer = ask("Which award was the virtual school the first to receive?")
-    assert (tmp_path / "index" / "CURRENT").exists()
     assert answer.found and answer.passages[0].source.startswith("seeds/")
 
     (tmp_path / "seeds" / "extra.txt").write_text("The county archive in Maidstone holds records from 1086 onwards.")
-    monkeypatch.setattr(qa.index, "_default_checked", 0.0)
     answer = ask("Where does the county archive keep records from 1086?")
     assert answer.passages[0].source == "seeds/extra.txt"
+
+
+def test_only_qa_s_own_checkout_builds_the_demo_over_its_seeds_on_first_use(tmp_path, monkeypatch):
+    from qa.settings import checkout_seeds
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    assert checkout_seeds() == Path("seeds")
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "qa"\n')
+    monkeypatch.chdir(tmp_path)
+    assert checkout_seeds() is None  # a folder that merely holds seeds/ (and even a look-alike project)
 
 
 def test_bm25_scores_with_the_index_lexical_settings_and_the_manifest_records_them(corpus, tmp_path):

@@ -186,3 +186,24 @@ def test_a_manifest_round_trips_through_the_store(store, tmp_path):
     m = s.manifest()
     assert m["counts"] == {"documents": 2, "chunks": s.open().count()[1]}
     assert json.loads(json.dumps(m)) == m
+
+
+def test_searching_within_documents_returns_their_chunks_not_a_filtered_global_top(store, tmp_path):
+    s = _open(store, tmp_path)
+    prepared = _docs(tmp_path)
+    _write(s, prepared)
+    snap = s.open()
+    harbour, orchids = prepared
+    query = _vectors(harbour)[:1]  # the harbour document's own vector: its chunks lead a global search
+    top = [cid for cid, _ in snap.dense_search(query, 2)[0]]
+    assert set(top) <= {c.id for c in harbour.chunks}
+    within = snap.dense_search(query, 2, doc_ids={orchids.doc.id})[0]
+    assert [cid for cid, _ in within] and {cid for cid, _ in within} <= {c.id for c in orchids.chunks}
+    assert len(within) == min(2, len(orchids.chunks))
+
+    from qa.text import terms
+
+    harbour_terms = terms("harbour")  # in every harbour chunk (its title) and in one orchid sentence
+    inside = snap.lexical_search(harbour_terms, 10, doc_ids={orchids.doc.id})
+    assert {cid for cid, sc in inside.items() if sc > 0} == {
+        c.id for c, t in zip(orchids.chunks, orchids.search_texts) if "harbour" in t.lower()}

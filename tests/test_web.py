@@ -366,3 +366,13 @@ def test_auth_option_keeps_out_clients_without_the_password(tiny_index):
         assert client.predict("Which way does the river Wenn flow?", 1, api_name="/ask")["found"]
     finally:
         demo.close()
+
+
+@browser
+def test_browser_document_picker_limits_the_next_questions_to_the_chosen_document(page):
+    page.locator("#qa-within input").click()
+    page.locator('#qa-within [role="option"][aria-label="seeds/002_50547e16009b5205.txt"]').click()
+    page.keyboard.press("Escape")
+    turn, _ = ask_in_browser(page, "What did Ofsted find?")
+    sources = {s.strip() for s in turn.locator(".qa-passage .qa-file").all_inner_texts()}
+    assert sources == {"seeds/002_50547e16009b5205.txt"}, sources

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from qa.errors import Unreadable
 from qa.formats.builder import TextBuilder
+from qa.formats.meta import clean_author, iso_date
 from qa.formats.registry import Loaded, loader
 from qa.formats.text import looks_binary
 
@@ -95,8 +96,18 @@ def load_html(path: Path, data: bytes) -> Loaded:
         tree, with_metadata=True, include_comments=False, include_tables=True,
         include_formatting=False, favor_recall=True,
     )
+    author = clean_author(getattr(extracted, "author", None))
+    published = iso_date(getattr(extracted, "date", None))
+    canonical = tree.xpath("//link[@rel='canonical']/@href")
+    url = (canonical[0].strip() if canonical else "") or getattr(extracted, "url", None) or None
     out = TextBuilder()
     if extracted is not None and extracted.body is not None:
+        body = TextBuilder()
+        _html_blocks(extracted.body, body)
+        # Main-text extraction drops the byline; it is kept, as a block of its own at the top, so
+        # "who wrote this?" can be answered from the text (and cited) like anything else.
+        if author and body.text().strip() and author not in body.text()[:3000]:
+            out.block(f"By {author}" + (f", {_human_date(published)}" if published else ""))
         _html_blocks(extracted.body, out)
     warnings: list[str] = []
     sections: tuple = ()
@@ -109,4 +120,13 @@ def load_html(path: Path, data: bytes) -> Loaded:
     else:
         sections = tuple(out.sections)
     title = (getattr(extracted, "title", None) or "").strip() or page_title
-    return Loaded(text, title=" ".join(title.split()) or None, sections=sections, warnings=tuple(warnings))
+    return Loaded(text, title=" ".join(title.split()) or None, sections=sections, warnings=tuple(warnings),
+                  author=author, published=published, url=url)
+
+
+def _human_date(iso: str) -> str:
+    """2022-07-05 as "5 July 2022"."""
+    import datetime as dt
+
+    d = dt.date.fromisoformat(iso)
+    return f"{d.day} {d.strftime('%B')} {d.year}"

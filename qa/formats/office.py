@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from qa.errors import Unreadable
+from qa.formats.meta import clean_author, iso_date
 from qa.formats.builder import TextBuilder
 from qa.formats.registry import Loaded, loader
 
@@ -62,5 +63,9 @@ def load_docx(path: Path, data: bytes) -> Loaded:
             out.heading(block.text, level)
             if not first_title and block.text.strip():
                 first_title = " ".join(block.text.split())
-    title = (document.core_properties.title or "").strip() or first_title
-    return Loaded(out.text(), title=" ".join(title.split()) or None, sections=tuple(out.sections))
+    props = document.core_properties
+    title = (props.title or "").strip() or first_title
+    url = (props.identifier or "").strip()
+    return Loaded(out.text(), title=" ".join(title.split()) or None, sections=tuple(out.sections),
+                  author=clean_author(props.author), published=iso_date(props.created),
+                  url=url if url.startswith("http") else None)

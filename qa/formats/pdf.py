@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from qa.errors import Unreadable
+from qa.formats.meta import clean_author, iso_date
 from qa.formats.registry import Loaded, Section, loader
 
 PAGE_SEPARATOR = "\n\n"  # between the texts of two pages (page starts are kept in Loaded.pages)
@@ -118,10 +119,32 @@ def load_pdf(path: Path, data: bytes) -> Loaded:
         pages.append(pos)
         pos += len(t) + len(PAGE_SEPARATOR)
     sections = tuple(_outline_sections(reader, pages, page_texts))
-    try:
-        title = (reader.metadata or {}).get("/Title")
-    except Exception:
-        title = None
+    info = _document_info(reader)
+    title = info.get("/Title")
     title = " ".join(title.split()) if isinstance(title, str) else ""
+    author, published = clean_author(info.get("/Author")), iso_date(info.get("/CreationDate"))
+    xmp = _xmp(reader)
     return Loaded(PAGE_SEPARATOR.join(page_texts), title=title or None, pages=tuple(pages), sections=sections,
-                  warnings=tuple(warnings))
+                  warnings=tuple(warnings), author=author or clean_author(xmp.get("creator")),
+                  published=published or iso_date(xmp.get("created")), url=xmp.get("url"))
+
+
+def _document_info(reader) -> dict:
+    """The document information dictionary (/Title, /Author, /CreationDate…), {} when damaged."""
+    try:
+        return {k: v for k, v in dict(reader.metadata or {}).items() if isinstance(v, str)}
+    except Exception:
+        return {}
+
+
+def _xmp(reader) -> dict:
+    """Creator, creation date and identifier URL from the XMP metadata stream, {} when absent or damaged."""
+    try:
+        x = reader.xmp_metadata
+        if x is None:
+            return {}
+        identifier = x.dc_identifier or ""
+        return {"creator": x.dc_creator or None, "created": x.xmp_create_date or (x.dc_date or [None])[0],
+                "url": identifier if isinstance(identifier, str) and identifier.startswith("http") else None}
+    except Exception:
+        return {}

@@ -30,6 +30,9 @@ class Loaded:
     pages: tuple[int, ...] = ()  # start offset of each page; empty for documents without pages
     sections: tuple[Section, ...] = ()
     warnings: tuple[str, ...] = ()  # indexed, with a caveat the build report shows
+    author: str | None = None  # as the document names it (metadata or byline)
+    published: str | None = None  # ISO 8601 date, YYYY-MM-DD
+    url: str | None = None  # where the document lives on the web (canonical link, metadata)
 
 
 Loader = Callable[[Path, bytes], Loaded]

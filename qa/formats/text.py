@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from qa.errors import Unreadable
+from qa.formats.meta import clean_author, iso_date
 from qa.formats.registry import Loaded, Section, loader
 
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
@@ -107,4 +108,29 @@ def load_markdown(path: Path, data: bytes) -> Loaded:
     if sections:
         top = min(len(s.path) for s in sections)
         title = next(s.path[-1] for s in sections if len(s.path) == top)
-    return replace(plain, title=title, sections=tuple(sections))
+    front = front_matter(text)
+    url = front.get("url") or front.get("canonical")
+    if isinstance(front.get("title"), str) and front["title"].strip():
+        title = " ".join(front["title"].split())
+    return replace(plain, title=title, sections=tuple(sections),
+                   author=clean_author(front.get("author") or front.get("authors")),
+                   published=iso_date(front.get("date") or front.get("published")),
+                   url=url.strip() if isinstance(url, str) and url.strip() else None)
+
+
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+
+
+def front_matter(text: str) -> dict:
+    """The YAML front matter of a Markdown file (`---` … `---` at its top), or {}. It stays in the
+    text (offsets are the file's); its fields become the document's metadata."""
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(m.group(1))
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -16,7 +16,8 @@ import fcntl
 import resource
 import shutil
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from qa.chunk import Chunk
 from qa.errors import IndexIncompatible, IndexLocked, IndexWriteFailed
+from qa.formats.meta import DocumentMeta
 from qa.settings import FORMAT_VERSION, LexicalSettings
 from qa.sources import Document, Section
 
@@ -46,6 +48,7 @@ class StoredChunk:
     # One unit vector per sentence, from the build (NaN rows: encode that sentence at ask time);
     # None when the store holds none for this chunk.
     sentence_vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
+    meta: DocumentMeta = DocumentMeta()  # the document's author, published date and URL
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,22 @@ class StoredDocument:
     content_hash: str
     chunker: str
     added_at: float
+    meta: DocumentMeta = DocumentMeta()
+
+
+def meta_to_json(meta: DocumentMeta) -> str:
+    return json.dumps({k: v for k, v in asdict(meta).items() if v is not None}, ensure_ascii=False)
+
+
+def meta_from(data: dict | str | None) -> DocumentMeta:
+    """DocumentMeta from stored JSON or a row's dict (keys it lacks are None: older indexes have none)."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data or "{}")
+        except ValueError:
+            data = {}
+    data = data if isinstance(data, dict) else {}
+    return DocumentMeta(data.get("author"), data.get("published"), data.get("url"))
 
 
 @dataclass(frozen=True)
@@ -136,14 +155,18 @@ class Snapshot(Protocol):
     manifest: dict
 
     # -- retrieval ---------------------------------------------------------------------------
-    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
-        """For each query vector, the k chunks of highest inner product: (chunk id, score), best first."""
+    def dense_search(self, query_vectors: np.ndarray, k: int,
+                     doc_ids: Collection[str] | None = None) -> list[list[tuple[int, float]]]:
+        """For each query vector, the k chunks of highest inner product: (chunk id, score), best first.
+        With `doc_ids`, only chunks of those documents, searched inside them: k come back whenever
+        they hold k (never a global top k filtered afterwards)."""
 
     def lexical_search(self, terms: list[str], depth: int, score_ids: Collection[int] = (),
-                       expansion: Mapping[str, float] = {}) -> dict[int, float]:
-        """BM25 scores for `terms` (stemmed, repeats count): the `depth` best chunks and the chunks in
-        `score_ids`; chunks that score 0 may be left out. `expansion` adds weighted terms' scores
-        (a store may add them to the scored chunks only, not let them pick the best)."""
+                       expansion: Mapping[str, float] = {}, doc_ids: Collection[str] | None = None) -> dict[int, float]:
+        """BM25 scores for `terms` (stemmed, repeats count): the `depth` best chunks (of `doc_ids`,
+        when given) and the chunks in `score_ids`; chunks that score 0 may be left out. `expansion`
+        adds weighted terms' scores (a store may add them to the scored chunks only, not let them
+        pick the best)."""
 
     def reconstruct(self, ids: list[int]) -> np.ndarray:
         """The stored vectors of these chunk ids, one row each, in order."""

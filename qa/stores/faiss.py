@@ -37,8 +37,8 @@ from qa.chunk import Chunk
 from qa.errors import IndexIncompatible, IndexMissing, IndexUnreadable, IndexWriteFailed
 from qa.settings import FORMAT_VERSION, LexicalSettings, faiss_threads
 from qa.sources import Document, Section
-from qa.stores.base import (IndexedDocument, StoredChunk, StoredDocument, check_format, folder_lock, pack_vectors,
-                            unpack_vectors, write_failure)
+from qa.stores.base import (IndexedDocument, StoredChunk, StoredDocument, check_format, folder_lock, meta_from, meta_to_json,
+                            pack_vectors, unpack_vectors, write_failure)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS documents (
     chunker TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
-    added_at REAL NOT NULL
+    added_at REAL NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
@@ -159,12 +160,12 @@ _CHUNK_COLUMNS = (
 )
 
 
-def _stored_chunk(row, dim: int = 0) -> StoredChunk:
+def _stored_chunk(row, meta_json: str, blob: bytes | None = None, dim: int = 0) -> StoredChunk:
     sentences = tuple(tuple(s) for s in json.loads(row[12]))
-    vectors = unpack_vectors(row[13], dim) if len(row) > 13 and dim else None
+    vectors = unpack_vectors(blob, dim) if blob is not None and dim else None
     if vectors is not None and len(vectors) != len(sentences):
         vectors = None
-    return StoredChunk(*row[:12], sentences=sentences, sentence_vectors=vectors)
+    return StoredChunk(*row[:12], sentences=sentences, sentence_vectors=vectors, meta=meta_from(meta_json))
 
 
 class FaissSnapshot:
@@ -184,6 +185,8 @@ class FaissSnapshot:
         # then encoded at ask time.
         self._sentence_join = "LEFT JOIN sentence_vectors s ON s.chunk_id = c.id" if self._query(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sentence_vectors'") else ""
+        # Indexes written before documents had metadata have no meta column: none is known.
+        self._meta = "d.meta" if any(r[1] == "meta" for r in self._query("PRAGMA table_info(documents)")) else "'{}'"
         self.vectors = faiss.read_index(str(folder / "vectors.faiss"))
         # One question is one small search: OpenMP workers cost more to wake than they save, and on
         # a busy machine they spin against other processes (21k chunks, load ~6: 42 ms with 2
@@ -195,6 +198,8 @@ class FaissSnapshot:
         self._bm25 = None
         self._bm25_ids: np.ndarray | None = None
         self._bm25_lock = threading.Lock()
+        self._chosen: dict[frozenset[str], tuple] = {}  # recent document choices: (chunk ids, selector)
+        self._documents: list[StoredDocument] | None = None
         # Open everything now (BM25 memory-mapped): once open, this version keeps answering even
         # after a newer build has published and its folder has been collected.
         self._load_bm25()
@@ -208,12 +213,47 @@ class FaissSnapshot:
             raise IndexUnreadable(f"{self.folder / 'index.sqlite'} cannot be read ({e}); "
                                   f"rebuild the index with: qa build --full --index {self.folder.parent}") from e
 
-    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
-        k = min(k, self.vectors.ntotal)
+    def dense_search(self, query_vectors: np.ndarray, k: int,
+                     doc_ids: Collection[str] | None = None) -> list[list[tuple[int, float]]]:
+        import faiss
+
+        allowed, selector = self._chosen_chunks(doc_ids) if doc_ids is not None else (None, None)
+        k = min(k, self.vectors.ntotal if allowed is None else len(allowed))
         if k <= 0:
             return [[] for _ in range(len(query_vectors))]
-        scores, ids = self.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+        query_vectors = np.ascontiguousarray(query_vectors, dtype=np.float32)
+        if allowed is None:
+            scores, ids = self.vectors.search(query_vectors, k)
+        else:
+            # Searched inside the chosen documents (an ID selector), not filtered after: k come back
+            # whenever the documents hold k chunks.
+            if _is_ivf(self.vectors):
+                ivf = faiss.extract_index_ivf(self.vectors)
+                scores, ids = self.vectors.search(query_vectors, k, params=faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe))
+                if (ids < 0).any():  # the probed lists held fewer: probe them all
+                    scores, ids = self.vectors.search(query_vectors, k, params=faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nlist))
+            else:
+                scores, ids = self.vectors.search(query_vectors, k, params=faiss.SearchParameters(sel=selector))
         return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0] for row_ids, row_scores in zip(ids, scores)]
+
+    def _chosen_chunks(self, doc_ids: Collection[str]):
+        """(sorted chunk ids, FAISS ID selector) of these documents, remembered for the last few choices."""
+        import faiss
+
+        key = doc_ids if isinstance(doc_ids, frozenset) else frozenset(doc_ids)
+        with self._db_lock:
+            known = self._chosen.get(key)
+        if known is None:
+            wanted = sorted(key)
+            ids = np.array(sorted(r[0] for i in range(0, len(wanted), _BATCH_ROWS) for r in self._query(
+                f"SELECT id FROM chunks WHERE doc_id IN ({','.join('?' * len(wanted[i:i + _BATCH_ROWS]))})",
+                tuple(wanted[i:i + _BATCH_ROWS]))), dtype=np.int64)
+            known = (ids, faiss.IDSelectorBatch(ids))
+            with self._db_lock:
+                if len(self._chosen) >= 16:
+                    self._chosen.pop(next(iter(self._chosen)))
+                self._chosen[key] = known
+        return known
 
     def _load_bm25(self):
         with self._bm25_lock:
@@ -238,12 +278,14 @@ class FaissSnapshot:
             self._bm25 = fresh
 
     def lexical_search(self, terms: list[str], depth: int, score_ids: Collection[int] = (),
-                       expansion: Mapping[str, float] = {}) -> dict[int, float]:
+                       expansion: Mapping[str, float] = {}, doc_ids: Collection[str] | None = None) -> dict[int, float]:
         """BM25 over every chunk (bm25s's arrays): the `depth` best for the terms and the weighted
-        expansion terms together, and the scores of `score_ids`."""
+        expansion terms together (among the chunks of `doc_ids`, when given), and the scores of `score_ids`."""
         ids, scores = self.bm25_scores(terms)
         for term, weight in expansion.items():
             scores = scores + weight * self.bm25_scores([term])[1]
+        if doc_ids is not None and len(ids):
+            scores = np.where(np.isin(ids, self._chosen_chunks(doc_ids)[0], assume_unique=True), scores, 0).astype(scores.dtype)
         out: dict[int, float] = {}
         if len(scores) and scores.max() > 0:
             n = min(depth, len(scores))
@@ -277,18 +319,21 @@ class FaissSnapshot:
             part = [int(i) for i in ids[batch : batch + 500]]
             marks = ",".join("?" * len(part))
             for row in self._query(
-                f"SELECT {_CHUNK_COLUMNS}{', s.vectors' if self._sentence_join else ''} FROM chunks c "
+                f"SELECT {_CHUNK_COLUMNS}, {self._meta}{', s.vectors' if self._sentence_join else ''} FROM chunks c "
                 f"JOIN documents d ON d.id = c.doc_id {self._sentence_join} WHERE c.id IN ({marks})",
                 tuple(part),
             ):
-                out[row[0]] = _stored_chunk(row, self.vectors.d)
+                out[row[0]] = _stored_chunk(row, row[13], row[14] if len(row) > 14 else None, self.vectors.d)
         return out
 
     def documents(self) -> list[StoredDocument]:
-        rows = self._query(
-            "SELECT id, source, path, title, format, content_hash, chunker, added_at FROM documents ORDER BY source"
-        )
-        return [StoredDocument(*r) for r in rows]
+        if self._documents is None:  # a version never changes: read once
+            rows = self._query(
+                f"SELECT id, source, path, title, format, content_hash, chunker, added_at, {self._meta.replace('d.', '')} "
+                "FROM documents ORDER BY source"
+            )
+            self._documents = [StoredDocument(*r[:8], meta=meta_from(r[8])) for r in rows]
+        return list(self._documents)
 
     def file_stats(self) -> dict[str, tuple[int, int]]:
         return {r[0]: (r[1], r[2]) for r in self._query("SELECT source, size, mtime_ns FROM documents")}
@@ -320,10 +365,11 @@ class FaissSnapshot:
 
     def doc_chunks(self, doc_id: str) -> list[StoredChunk]:
         rows = self._query(
-            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.doc_id = ? ORDER BY c.ord",
+            f"SELECT {_CHUNK_COLUMNS}, {self._meta} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.doc_id = ? ORDER BY c.ord",
             (doc_id,),
         )
-        return [_stored_chunk(r) for r in rows]
+        return [_stored_chunk(r, r[13]) for r in rows]
 
     def count(self) -> tuple[int, int]:
         docs = self._query("SELECT COUNT(*) FROM documents")[0][0]
@@ -523,6 +569,8 @@ class FaissWriter:
                 self.vectors = _new_vector_index(dim)
             self.db = sqlite3.connect(self.db_path)
             self.db.executescript(SCHEMA)
+            if not any(r[1] == "meta" for r in self.db.execute("PRAGMA table_info(documents)")):  # an older base
+                self.db.execute("ALTER TABLE documents ADD COLUMN meta TEXT NOT NULL DEFAULT '{}'")
         except BaseException:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
@@ -563,11 +611,12 @@ class FaissWriter:
         """Insert a document, its chunks and their vectors; `stat` is the file's (size, mtime_ns);
         `sentence_vectors[i]` holds one row per sentence of chunks[i] (or None)."""
         self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents (id, source, path, title, format, content_hash, text, pages, sections, chunker, "
+            "size, mtime_ns, added_at, meta) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 doc.id, doc.source, str(doc.path), doc.title, doc.format, doc.content_hash, doc.text,
                 json.dumps(list(doc.pages)), json.dumps([[s.start, list(s.path)] for s in doc.sections]),
-                chunker, stat[0], stat[1], time.time(),
+                chunker, stat[0], stat[1], time.time(), meta_to_json(doc.meta),
             ),
         )
         self.db.executemany(

@@ -44,10 +44,11 @@ import numpy as np
 
 from qa.chunk import Chunk
 from qa.errors import IndexIncompatible, IndexMissing, IndexWriteFailed, MissingExtra
+from qa.formats.meta import DocumentMeta
 from qa.settings import BM25S_DEFAULTS, FORMAT_VERSION, LexicalSettings, milvus_token
 from qa.sources import Document, Section
-from qa.stores.base import (IndexedDocument, StoredChunk, StoredDocument, check_format, folder_lock, pack_vectors,
-                            unpack_vectors)
+from qa.stores.base import (IndexedDocument, StoredChunk, StoredDocument, check_format, folder_lock, meta_from, meta_to_json,
+                            pack_vectors, unpack_vectors)
 
 try:
     from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -118,6 +119,10 @@ def bm25_terms(terms: list[str]) -> str:
 
 def _in(values) -> str:
     return json.dumps(list(values), ensure_ascii=False)
+
+
+def _docs_filter(doc_ids: Collection[str] | None) -> str:
+    return "" if doc_ids is None else f"doc_id in {_in(sorted(doc_ids))}"
 
 
 def _dummy_vector_field(schema) -> None:
@@ -346,6 +351,8 @@ class MilvusSnapshot:
         self.folder = None
         self.floor = v_floor = int(row["floor"])
         self._df: dict[str, int] = {}  # document frequency per term (a version never changes)
+        self._meta: dict[str, DocumentMeta] = {}  # doc id -> its metadata
+        self._documents: list[StoredDocument] | None = None
         v, floor = self.number, v_floor
         base = f"v_from >= {floor} and v_from <= {v}"
         replaced, touched = ([], []) if row["settled"] else store.changes(v)
@@ -362,12 +369,14 @@ class MilvusSnapshot:
         return self.store.client
 
     # -- retrieval ---------------------------------------------------------------------------
-    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+    def dense_search(self, query_vectors: np.ndarray, k: int,
+                     doc_ids: Collection[str] | None = None) -> list[list[tuple[int, float]]]:
         if k <= 0:
             return [[] for _ in range(len(query_vectors))]
         res = self._client.search(self.store.names["chunks"], data=[list(map(float, q)) for q in query_vectors],
-                                  anns_field="vector", filter=self._where("chunks"), limit=min(k, SEARCH_LIMIT),
-                                  output_fields=["chunk_id"], search_params={"metric_type": "IP"}, **STRONG)
+                                  anns_field="vector", filter=self._where("chunks", _docs_filter(doc_ids)),
+                                  limit=min(k, SEARCH_LIMIT), output_fields=["chunk_id"],
+                                  search_params={"metric_type": "IP"}, **STRONG)
         return [[(int(h["entity"]["chunk_id"]), float(h["distance"])) for h in hits] for hits in res]
 
     def _bm25(self, query_terms: list[str], k: int, extra: str = "") -> dict[int, float]:
@@ -381,10 +390,11 @@ class MilvusSnapshot:
         return {int(h["entity"]["chunk_id"]): abs(float(h["distance"])) for h in res[0]}
 
     def lexical_search(self, terms: list[str], depth: int, score_ids: Collection[int] = (),
-                       expansion: Mapping[str, float] = {}) -> dict[int, float]:
-        """Milvus's BM25 full-text search picks the `depth` best for `terms`; then the chunks of
-        `score_ids` are scored, and the expansion terms re-score all of them (they add none)."""
-        out = {cid: s for cid, s in self._bm25(terms, depth).items() if s > 0}
+                       expansion: Mapping[str, float] = {}, doc_ids: Collection[str] | None = None) -> dict[int, float]:
+        """Milvus's BM25 full-text search picks the `depth` best for `terms` (among `doc_ids`, a
+        filter expression); then the chunks of `score_ids` are scored, and the expansion terms
+        re-score all of them (they add none)."""
+        out = {cid: s for cid, s in self._bm25(terms, depth, _docs_filter(doc_ids)).items() if s > 0}
         scored = list(dict.fromkeys([*out, *score_ids]))
         out.update(self._bm25_of(terms, [c for c in scored if c not in out]))
         for term, weight in expansion.items():
@@ -415,7 +425,7 @@ class MilvusSnapshot:
                 vecs[int(r["chunk_id"])] = np.asarray(r["vector"], dtype=np.float32)
         return np.vstack([vecs[int(i)] for i in ids])
 
-    def _chunk(self, r: dict) -> StoredChunk:
+    def _chunk(self, r: dict, meta: DocumentMeta = DocumentMeta()) -> StoredChunk:
         sentences = tuple(tuple(s) for s in json.loads(r["sentences"]))
         vectors = None
         if r.get("sentence_vectors"):
@@ -425,18 +435,26 @@ class MilvusSnapshot:
             id=int(r["chunk_id"]), doc_id=r["doc_id"], source=r["source"], title=r["title"], start=int(r["start"]),
             end=int(r["end"]), line_start=int(r["line_start"]), line_end=int(r["line_end"]),
             page=None if int(r["page"]) < 0 else int(r["page"]), section=r["section"], text=r["text"],
-            search_text=r["search_text"], sentences=sentences, sentence_vectors=vectors,
+            search_text=r["search_text"], sentences=sentences, sentence_vectors=vectors, meta=meta,
         )
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
-        out: dict[int, StoredChunk] = {}
+        rows = []
         fields = CHUNK_FIELDS + (["sentence_vectors"] if self.store.has_sentence_vectors() else [])
         for i in range(0, len(ids), BATCH):
             part = [int(x) for x in ids[i:i + BATCH]]
-            for r in self._client.query(self.store.names["chunks"], filter=self._where("chunks", f"chunk_id in {_in(part)}"),
-                                        output_fields=fields, **STRONG):
-                out[int(r["chunk_id"])] = self._chunk(r)
-        return out
+            rows += self._client.query(self.store.names["chunks"], filter=self._where("chunks", f"chunk_id in {_in(part)}"),
+                                       output_fields=fields, **STRONG)
+        metas = self._metas({r["doc_id"] for r in rows})
+        return {int(r["chunk_id"]): self._chunk(r, metas.get(r["doc_id"], DocumentMeta())) for r in rows}
+
+    def _metas(self, doc_ids: set[str]) -> dict[str, DocumentMeta]:
+        """Author, date and URL of these documents (kept: a version's documents do not change)."""
+        todo = sorted(d for d in doc_ids if d not in self._meta)
+        for i in range(0, len(todo), BATCH):
+            for r in self._doc_rows(f"doc_id in {_in(todo[i:i + BATCH])}"):
+                self._meta[r["doc_id"]] = meta_from(r)
+        return {d: self._meta[d] for d in doc_ids if d in self._meta}
 
     # -- documents ---------------------------------------------------------------------------
     def _doc_rows(self, extra: str = "") -> list[dict]:
@@ -444,11 +462,13 @@ class MilvusSnapshot:
         return [{**r, **json.loads(r["meta"])} for r in rows]
 
     def documents(self) -> list[StoredDocument]:
-        return [
-            StoredDocument(r["doc_id"], r["source"], r["path"], r["title"], r["format"], r["content_hash"],
-                           r["chunker"], r["added_at"])
-            for r in sorted(self._doc_rows(), key=lambda r: r["source"])
-        ]
+        if self._documents is None:  # the documents of a version do not change: read once
+            self._documents = [
+                StoredDocument(r["doc_id"], r["source"], r["path"], r["title"], r["format"], r["content_hash"],
+                               r["chunker"], r["added_at"], meta_from(r))
+                for r in sorted(self._doc_rows(), key=lambda r: r["source"])
+            ]
+        return list(self._documents)
 
     def file_stats(self) -> dict[str, tuple[int, int]]:
         return {r["source"]: (r["size"], r["mtime_ns"]) for r in self._doc_rows()}
@@ -569,6 +589,7 @@ class MilvusWriter:
     def _doc_row(self, r: dict) -> dict:
         meta = {k: r[k] for k in ("path", "title", "format", "content_hash", "chunker", "size", "mtime_ns",
                                   "added_at", "chunks", "parts")}
+        meta.update({k: r[k] for k in ("author", "published", "url") if r.get(k)})
         return {"v_from": self.number, "doc_id": r["doc_id"], "part": 0, "source": r["source"],
                 "meta": json.dumps(meta), "dummy": DUMMY}
 
@@ -620,7 +641,7 @@ class MilvusWriter:
         pieces = [blob[i:i + TEXT_PIECE] for i in range(0, len(blob), TEXT_PIECE)] or [""]
         r = {"doc_id": doc.id, "source": doc.source, "path": str(doc.path), "title": doc.title, "format": doc.format,
              "content_hash": doc.content_hash, "chunker": chunker, "size": stat[0], "mtime_ns": stat[1],
-             "added_at": time.time(), "chunks": len(chunks), "parts": len(pieces)}
+             "added_at": time.time(), "chunks": len(chunks), "parts": len(pieces), **json.loads(meta_to_json(doc.meta))}
         self._insert("texts", [{"v_from": self.number, "doc_id": doc.id, "part": n, "payload": p, "dummy": DUMMY}
                                for n, p in enumerate(pieces)])
         self._insert("chunks", [

@@ -47,21 +47,21 @@ def _examples_for(index: Index) -> list[str]:
     return [f"What does “{d.title}” say?" for d in docs[:3]]
 
 
-def make_app(index: Index, sources: Path, examples: list[str] | None = None,
+def make_app(index: Index, sources: Path | None, examples: list[str] | None = None,
              max_upload_bytes: int = MAX_UPLOAD_BYTES, k: int = CHAT_PASSAGES):
-    """The Gradio Blocks app over `index`; uploads are saved into `sources`."""
+    """The Gradio Blocks app over `index`; uploads are saved into `sources` (None: no uploads)."""
     import gradio as gr  # imported here: importing qa.web costs no web framework
 
     examples = _examples_for(index) if examples is None else examples
-    uploads = Uploads(index, Path(sources), max_upload_bytes)
+    uploads = Uploads(index, Path(sources), max_upload_bytes) if sources is not None else None
 
-    def respond(question: str, turns: list[str]):
+    def respond(question: str, turns: list[str], chosen: list[str] | None = None):
         turns = list(turns or [])
         question = (question or "").strip()
         if not question:
             return gr.update(), turns, ""
         try:
-            reply = render_answer(index.ask(question, k=k))
+            reply = render_answer(index.ask(question, k=k, sources=list(chosen) if chosen else None))
         except QAError as e:
             reply = render_error(f"Cannot answer: {e}")
         turns = (turns + [render_question(question[:MAX_QUESTION_CHARS]) + reply])[-MAX_TURNS:]
@@ -82,8 +82,21 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
         except Exception as e:  # an index problem is shown, not raised into the page
             return render_error(f"index problem: {e}")
 
+    def document_choices() -> list[str]:
+        try:
+            return [d.source for d in index.documents()]
+        except QAError:
+            return []
+
+    def refresh_panel(chosen: list[str] | None):
+        """The index panel and the document picker, after the index changed (kept choices stay chosen)."""
+        choices = document_choices()
+        return panel(), gr.update(choices=choices, value=[c for c in (chosen or []) if c in choices])
+
     def add_files(files, progress=gr.Progress(track_tqdm=True)):
         files = files or []
+        if uploads is None:
+            return render_upload_messages(["uploads are off: start qa serve with --sources FOLDER"]), panel(), None
         if not files:
             return render_upload_messages(["choose one or more files first"]), panel(), None
         pairs = []
@@ -96,10 +109,11 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
             messages = [f"rejected — the index could not be updated: {e}"]
         return render_upload_messages(messages), panel(), None
 
-    def ask_api(question: str, k: int = 5) -> dict:
-        """Answer a question with cited passages: the same JSON as `qa ask --json`."""
+    def ask_api(question: str, k: int = 5, sources: list[str] | None = None) -> dict:
+        """Answer a question with cited passages: the same JSON as `qa ask --json`. `sources`: search
+        only these documents (source paths, globs such as "reports/*.pdf", or folders)."""
         try:
-            return index.ask(question, k=k).to_dict()
+            return index.ask(question, k=k, sources=sources or None).to_dict()
         except QAError as e:  # a bad question or k: say what is wrong, log no traceback
             raise gr.Error(f"Cannot answer: {e}", print_exception=False) from None
 
@@ -122,6 +136,9 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
                     question = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
                                           scale=5, elem_id="qa-question", max_length=MAX_QUESTION_CHARS, lines=1)
                     ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask", min_width=80)
+                # The choice applies to the next questions; nothing chosen searches every document.
+                chosen = gr.Dropdown(choices=document_choices(), value=[], multiselect=True,
+                                     label="Search only in (all documents when empty)", elem_id="qa-within")
                 if examples:
                     ex = gr.Examples([[q] for q in examples], inputs=[question], label="Example questions",
                                      elem_id="qa-examples")
@@ -130,9 +147,12 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
                 viewer = gr.HTML(VIEWER_EMPTY, js_on_load=viewer_js, elem_id="qa-viewer", max_height=720,
                                  container=True, padding=True)
         with gr.Accordion("Add documents", open=False, elem_id="qa-add"):
-            gr.HTML(f"Supported: {esc(' '.join(supported_suffixes()))}, up to {max_upload_bytes / 2**20:.0f} MB each. "
-                    f'Files are saved into <span class="qa-file">{esc(uploads.folder)}</span> and indexed at once; '
-                    "a file with the name of one already there replaces it.")
+            if uploads is None:
+                gr.HTML("Uploads are off: start <code>qa serve</code> with <code>--sources FOLDER</code> to add documents here.")
+            else:
+                gr.HTML(f"Supported: {esc(' '.join(supported_suffixes()))}, up to {max_upload_bytes / 2**20:.0f} MB "
+                        f'each. Files are saved into <span class="qa-file">{esc(uploads.folder)}</span> and indexed at '
+                        "once; a file with the name of one already there replaces it.")
             files = gr.File(file_count="multiple", file_types=list(supported_suffixes()), label="Files",
                             elem_id="qa-files")
             add_button = gr.Button("Add to the index", elem_id="qa-add-button")
@@ -142,15 +162,16 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
             refresh = gr.Button("Refresh", size="sm")
 
         ask_options = dict(concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", api_visibility="private")
-        question.submit(respond, [question, turns], [chat, turns, question], **ask_options)
-        ask_button.click(respond, [question, turns], [chat, turns, question], **ask_options)
+        question.submit(respond, [question, turns, chosen], [chat, turns, question], **ask_options)
+        ask_button.click(respond, [question, turns, chosen], [chat, turns, question], **ask_options)
         if examples:
-            ex.load_input_event.then(respond, [question, turns], [chat, turns, question], **ask_options)
+            ex.load_input_event.then(respond, [question, turns, chosen], [chat, turns, question], **ask_options)
         chat.cite(open_citation, None, [viewer_head, viewer], concurrency_limit=ASK_CONCURRENCY, api_visibility="private")
         add_button.click(add_files, [files], [upload_status, index_panel, files], concurrency_limit=1,
-                         concurrency_id="index-update", api_visibility="private")
-        refresh.click(panel, None, index_panel, api_visibility="private")
-        demo.load(panel, None, index_panel, api_visibility="private")
+                         concurrency_id="index-update", api_visibility="private").then(
+            refresh_panel, [chosen], [index_panel, chosen], api_visibility="private")
+        refresh.click(refresh_panel, [chosen], [index_panel, chosen], api_visibility="private")
+        demo.load(refresh_panel, [chosen], [index_panel, chosen], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ASK_CONCURRENCY)
     return demo

@@ -54,6 +54,11 @@ def _passage_card(p: Passage, n: int, cited: bool) -> str:
         f'<span class="qa-file">{esc(p.source)}</span> · {esc(p.location)} · '
         f'<span class="qa-score">score {p.score:.2f}</span>'
     )
+    if p.credit:
+        meta += f' · <span class="qa-credit">{esc(p.credit)}</span>'
+    if p.url and p.url.lower().startswith(("http://", "https://")):  # never a javascript: or data: link
+        meta += f' · <a class="qa-url" href="{esc(p.url)}" target="_blank" rel="noopener noreferrer">{esc(p.url)}</a>'
+
     also = f'<div class="qa-also">also in: {esc(", ".join(p.also_in))}</div>' if p.also_in else ""
     return (
         f'<li class="qa-passage" value="{n}">'

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 import threading
 import time
 from pathlib import Path
 
-from qa.errors import IndexMissing, InvalidInput
-from qa.index import Index
-from qa.settings import malloc_arena_max_set
+from qa.errors import InvalidInput
+from qa.index import Index, ready_index
+from qa.settings import demo_uploads, malloc_arena_max_set
 from qa.web.app import make_app
 from qa.web.uploads import MAX_UPLOAD_BYTES
 
@@ -59,27 +60,23 @@ def launch(demo, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str
     )
 
 
-def open_index(index: str | Path | None, sources: str | Path | None) -> Index:
-    """The Index to serve: the default one (built over ./seeds on first use) or the folder given."""
-    from qa.index import default
-
-    if index is None and sources is None:
-        return default()
-    ix = Index(index) if index is not None else default()
-    if not ix.exists():
-        if sources is None:
-            raise IndexMissing(f"no index at {ix.path}; build it with: qa build FOLDER --index {ix.path}")
+def open_index(index: str | Path | None, sources: str | Path | None, demo: bool = False) -> Index:
+    """The Index to serve: the demo over the bundled seeds, a new one built over `sources`, or the
+    one at `index` (default ./index) refreshed from its recorded sources (qa.index.ready_index)."""
+    if not demo and sources is not None and not Index(index).exists():
+        ix = Index(index)
         print(f"qa: building the index {ix.path} over {sources} (first use)…", file=sys.stderr, flush=True)
         print(ix.build([sources], progress=False).summary(), file=sys.stderr, flush=True)
-    return ix
+    return ready_index(index, demo=demo)
 
 
-def sources_folder(ix: Index, sources: str | Path | None) -> Path:
+def sources_folder(ix: Index, sources: str | Path | None) -> Path | None:
+    """Where uploads are saved: `sources`, else the index's first recorded source folder (so the
+    next refresh from those sources keeps them); None when there is no such folder."""
     if sources is not None:
         return Path(sources)
     folders = ix.stats().get("sources") or []
-    first = next((Path(f) for f in folders if Path(f).is_dir()), None)
-    return first if first is not None else Path("seeds")
+    return next((Path(f) for f in folders if Path(f).is_dir() and os.access(f, os.W_OK)), None)
 
 
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
@@ -102,17 +99,17 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 
 def serve(index: str | Path | None = None, sources: str | Path | None = None, host: str = "127.0.0.1",
           port: int = 7860, auth: str | None = None, max_upload_mb: float = 50,
-          reranker: str | Path | None = None) -> None:
+          reranker: str | Path | None = None, demo: bool = False) -> None:
     started = time.perf_counter()
     limit_malloc_arenas()
     credentials = parse_auth(auth)
-    ix = open_index(index, sources)
+    ix = open_index(index, sources, demo)
     if reranker is not None:
         from qa.rerank import Reranker
 
         Reranker.shared(reranker)  # a bad folder stops the server here, not at the first question
         ix.reranker = reranker
-    folder = sources_folder(ix, sources)
+    folder = demo_uploads() if demo and sources is None else sources_folder(ix, sources)
     # Load the model while Gradio is imported and started, so the first person does not wait for it.
     warm = threading.Thread(target=ix.ask, args=("warm up",), daemon=True)
     warm.start()
@@ -124,7 +121,8 @@ def serve(index: str | Path | None = None, sources: str | Path | None = None, ho
     launch(demo, host, port, credentials, limit, block=False, quiet=True)
     warm.join()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    print(f"qa: serving {ix.path} at http://{shown}:{port} (uploads go to {folder}; ready in "
+    uploads = f"uploads go to {folder}" if folder else "uploads are off: give --sources FOLDER"
+    print(f"qa: serving {ix.path} at http://{shown}:{port} ({uploads}; ready in "
           f"{time.perf_counter() - started:.1f} s; Ctrl-C stops)", file=sys.stderr, flush=True)
     try:
         demo.block_thread()
