@@ -70,21 +70,19 @@ def _html_blocks(body, out: TextBuilder) -> None:
             items = [_inline_text(item) for item in el.iter("item")]
             out.block("\n".join(f"- {t}" for t in items if t))
         elif tag == "table":
-            rows = []
-            for row in el.iter("row"):
-                cells = [" ".join(_inline_text(c).split()) for c in row if c.tag == "cell"]
-                if any(cells):
-                    rows.append(" | ".join(cells))
-            out.block("\n".join(rows))
+            rows = [[c for c in row if c.tag == "cell"] for row in el.iter("row")]
+            rows = [r for r in rows if any(_inline_text(c) for c in r)]
+            head = next((i for i, r in enumerate(rows) if any(c.get("role") != "head" for c in r)), len(rows))
+            out.table([[_inline_text(c) for c in r] for r in rows], header_rows=max(1, head))
         elif tag in ("div", "section") and len(el):
             _html_blocks(el, out)
         elif tag not in ("graphic",):
             out.block(_inline_text(el))
 
 
-@loader(".html", ".htm", ".xhtml")
-def load_html(path: Path, data: bytes) -> Loaded:
-    """The page's main text (trafilatura drops navigation, cookie notices, footers), with its title."""
+def html_into(out: TextBuilder, data: bytes) -> tuple[str, list[str]]:
+    """Add a page's main text to `out` block by block (trafilatura drops navigation, cookie
+    notices, footers; h1–h3 name sections; tables as row groups). Returns its title and warnings."""
     import trafilatura
 
     if looks_binary(data):
@@ -95,18 +93,22 @@ def load_html(path: Path, data: bytes) -> Loaded:
         tree, with_metadata=True, include_comments=False, include_tables=True,
         include_formatting=False, favor_recall=True,
     )
-    out = TextBuilder()
+    warnings: list[str] = []
+    before = out.length
     if extracted is not None and extracted.body is not None:
         _html_blocks(extracted.body, out)
-    warnings: list[str] = []
-    sections: tuple = ()
-    text = out.text()
-    if not text.strip():
+    if out.length == before:
         # Too little text for main-content extraction (a stub page): keep all of its text instead.
-        text = trafilatura.html2txt(_html_tree(data)) or ""
-        if text.strip():
+        if out.block(trafilatura.html2txt(_html_tree(data)) or "") >= 0:
             warnings.append("no main text found; indexed all the page's text")
-    else:
-        sections = tuple(out.sections)
     title = (getattr(extracted, "title", None) or "").strip() or page_title
-    return Loaded(text, title=" ".join(title.split()) or None, sections=sections, warnings=tuple(warnings))
+    return " ".join(title.split()), warnings
+
+
+@loader(".html", ".htm", ".xhtml")
+def load_html(path: Path, data: bytes) -> Loaded:
+    """The page's main text, with its title (see `html_into`)."""
+    out = TextBuilder()
+    title, warnings = html_into(out, data)
+    return Loaded(out.text(), title=title or None, sections=tuple(out.sections), tables=tuple(out.tables),
+                  warnings=tuple(warnings))

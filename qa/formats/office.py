@@ -48,12 +48,8 @@ def load_docx(path: Path, data: bytes) -> Loaded:
     first_title = ""
     for block in document.iter_inner_content():
         if isinstance(block, Table):
-            rows = []
-            for row in block.rows:
-                cells = list(dict.fromkeys(" ".join(c.text.split()) for c in row.cells))  # merged cells repeat
-                if any(cells):
-                    rows.append(" | ".join(cells))
-            out.block("\n".join(rows))
+            # A merged cell is listed once per grid column it spans: keep it once.
+            out.table([[c.text for c in {id(c._tc): c for c in row.cells}.values()] for row in block.rows])
             continue
         level = _heading_level(block)
         if level is None:
@@ -63,4 +59,5 @@ def load_docx(path: Path, data: bytes) -> Loaded:
             if not first_title and block.text.strip():
                 first_title = " ".join(block.text.split())
     title = (document.core_properties.title or "").strip() or first_title
-    return Loaded(out.text(), title=" ".join(title.split()) or None, sections=tuple(out.sections))
+    return Loaded(out.text(), title=" ".join(title.split()) or None, sections=tuple(out.sections),
+                  tables=tuple(out.tables))
