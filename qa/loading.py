@@ -50,8 +50,9 @@ class Loading:
     """Loads files one at a time in a worker process, each within its time budget (seconds per
     step; None: QA_LOAD_BUDGET). Use as a context manager, or call close()."""
 
-    def __init__(self, budget: float | None = None, ocr_budget: float | None = None):
+    def __init__(self, budget: float | None = None, ocr_budget: float | None = None, worker: str = WORKER):
         self.budget = load_budget() if budget is None else budget
+        self.worker = worker  # the Python code the worker runs (tests give it loaders of their own)
         self.ocr_budget = ocr_page_budget() if ocr_budget is None else ocr_budget
         self._proc: subprocess.Popen | None = None
         self._buffer = bytearray()
@@ -86,7 +87,7 @@ class Loading:
     def _worker(self) -> subprocess.Popen:
         if self._proc is None:
             env = {**os.environ, "QA_OCR_PAGE_BUDGET": str(self.ocr_budget)}
-            self._proc = subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE,
+            self._proc = subprocess.Popen([sys.executable, "-c", self.worker], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, env=env, bufsize=0)
             self._buffer.clear()
         return self._proc

@@ -57,8 +57,8 @@ def load_epub(path: Path, data: bytes) -> Loaded:
     toc = _toc_titles(book.toc)
     for idref, *_ in book.spine:
         item = book.get_item_with_id(idref)
-        if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
-            continue
+        if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT or isinstance(item, epub.EpubNav):
+            continue  # the navigation document repeats the table of contents, not the book
         step()
         start = out.length + (len(BLOCK_SEPARATOR) if out.parts else 0)
         sections_before = len(out.sections)
