@@ -38,7 +38,7 @@ MARGIN = round(0.9 * DPI)
 def paragraphs(n: int) -> list[str]:
     if SQUAD.exists():
         data = json.loads(SQUAD.read_text())["data"]
-        return [" ".join(p["context"].split()) for a in data for p in a["paragraphs"][:1]][:n]
+        return [" ".join(p["context"].split()) for a in data for p in a["paragraphs"]][::7][:n]  # every 7th: many articles
     import random
 
     rng = random.Random(0)

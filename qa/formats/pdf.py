@@ -220,7 +220,7 @@ def _open_pypdf(data: bytes):
         raise _Damaged(str(e) or type(e).__name__) from None
 
 
-def _pypdf_texts(reader, warnings: list[str]) -> list[str | None]:
+def _pypdf_texts(reader) -> list[str | None]:
     """Each page's text; None for a page pypdf fails on."""
     texts: list[str | None] = []
     for number, page in enumerate(reader.pages):
@@ -238,7 +238,7 @@ def _read(data: bytes, warnings: list[str]) -> tuple[list[list[Piece]], list[int
     plumber = None
     try:
         reader = _open_pypdf(data)
-        texts = _pypdf_texts(reader, warnings)
+        texts = _pypdf_texts(reader)
         pypdf_pages = list(reader.pages)
     except _Damaged as damaged:
         try:
@@ -257,7 +257,10 @@ def _read(data: bytes, warnings: list[str]) -> tuple[list[list[Piece]], list[int
     try:
         failed = [n for n, t in enumerate(texts) if t is None]
         if failed or (TABLE_EXTRACTION and reader is not None and any(_has_rules(p) for p in pypdf_pages)):
-            plumber = plumber or _plumber(data)
+            try:
+                plumber = plumber or _plumber(data)
+            except Exception:  # the pages pypdf failed on stay empty (with a warning), tables as pypdf read them
+                plumber = None
         for n in failed:
             try:
                 texts[n] = (plumber.pages[n].extract_text() or "").replace("\x00", "").rstrip()
@@ -273,10 +276,10 @@ def _read(data: bytes, warnings: list[str]) -> tuple[list[list[Piece]], list[int
                         pages[n] = _table_pieces(plumber.pages[n]) or pages[n]
                     except Exception:  # a table that cannot be read stays as pypdf's text
                         pass
+        scanned = [n for n, t in enumerate(texts) if len((t or "").strip()) < MIN_PAGE_CHARS and _has_images(pypdf_pages[n])]
     finally:
         if plumber is not None:
             plumber.close()
-    scanned = [n for n, t in enumerate(texts) if len((t or "").strip()) < MIN_PAGE_CHARS and _has_images(pypdf_pages[n])]
     if scanned and not ocr.available():
         pages_list = ", ".join(str(n + 1) for n in scanned[:10]) + (" …" if len(scanned) > 10 else "")
         warnings.append(f"page(s) {pages_list}: images without a text layer, not read — {ocr.INSTALL_HINT}")
