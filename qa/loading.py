@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import fields
+from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 
 from qa.settings import load_budget, ocr_page_budget
@@ -29,7 +29,9 @@ WORKER = "from qa.loading import serve; serve()"
 
 
 def document_to_json(doc: Document) -> dict:
-    out = {f.name: getattr(doc, f.name) for f in fields(Document)}
+    """A Document as JSON values: a nested dataclass field (a value object such as the document's
+    metadata) as an object of its fields, tuples as arrays."""
+    out = {f.name: asdict(v) if is_dataclass(v := getattr(doc, f.name)) else v for f in fields(Document)}
     out["path"] = str(doc.path)
     out["sections"] = [[s.start, list(s.path)] for s in doc.sections]
     return out
@@ -41,6 +43,9 @@ def _tuples(value):
 
 def document_from_json(data: dict) -> Document:
     values = {k: _tuples(v) for k, v in data.items()}  # JSON arrays back to the tuples Document holds
+    for f in fields(Document):  # a dataclass field comes back as the class of its default
+        if is_dataclass(f.default) and isinstance(data.get(f.name), dict):
+            values[f.name] = type(f.default)(**{k: _tuples(v) for k, v in data[f.name].items()})
     values["path"] = Path(data["path"])
     values["sections"] = tuple(Section(start, tuple(path)) for start, path in data["sections"])
     return Document(**values)
