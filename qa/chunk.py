@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from qa.clean import Skip, kept_segments
 from qa.settings import ChunkSettings
 from qa.sources import Document
-from qa.text import LineMap, sentences, tidy
+from qa.text import LineMap, lines, sentences, tidy
 
 Span = tuple[int, int]
 TokenCounter = Callable[[list[str]], list[int]]  # the model's token count of each text, special tokens left out
@@ -60,16 +60,43 @@ def _split_long(text: str, span: Span, max_chars: int) -> list[Span]:
     return out
 
 
+def _table_pieces(doc: Document, a: int, b: int) -> list[tuple[int, int, bool]]:
+    """text[a:b] cut at table row groups: (start, end, is_table) pieces, in order."""
+    out: list[tuple[int, int, bool]] = []
+    pos = a
+    for ta, tb in doc.tables:
+        ta, tb = max(ta, a), min(tb, b)
+        if ta >= tb:
+            continue
+        if ta > pos:
+            out.append((pos, ta, False))
+        out.append((ta, tb, True))
+        pos = tb
+    if pos < b:
+        out.append((pos, b, False))
+    return out
+
+
 def sentence_spans(doc: Document, skips: list[Skip], max_chars: int) -> list[list[Span]]:
-    """Sentences of each kept segment (a chunk never crosses skipped boilerplate)."""
+    """Sentences of each kept segment (a chunk never crosses skipped boilerplate); in a table,
+    each row line is a sentence of its own (two rows are never read as one wrapped sentence)."""
     out = []
     for a, b in kept_segments(doc.text, skips):
         spans: list[Span] = []
-        for s in sentences(doc.text, a, b):
-            spans.extend(_split_long(doc.text, s, max_chars))
+        for pa, pb, is_table in _table_pieces(doc, a, b):
+            units = [s for la, lb in lines(doc.text, pa, pb) for s in sentences(doc.text, la, lb)] if is_table \
+                else sentences(doc.text, pa, pb)
+            for s in units:
+                spans.extend(_split_long(doc.text, s, max_chars))
         if spans:
             out.append(spans)
     return out
+
+
+def _table_place(doc: Document, offset: int) -> tuple[int, bool]:
+    """Which table row group holds the offset, or which one it follows: (group index, inside)."""
+    i = bisect.bisect_right(doc.tables, (offset, float("inf"))) - 1
+    return i, i >= 0 and offset < doc.tables[i][1]
 
 
 def section_at(doc: Document, offset: int) -> str:
@@ -103,7 +130,9 @@ def chunk_document(doc: Document, skips: list[Skip], settings: ChunkSettings = C
     for spans in sentence_spans(doc, skips, settings.max_chars):
         # A chunk keeps to the page and section its first sentence starts in, so that the page and
         # section it cites hold every sentence it may answer with (a sentence may run on over a page).
-        place = [(bisect.bisect_right(doc.pages, a), bisect.bisect_right(section_starts, a)) for a, _ in spans] if doc.pages or doc.sections else None
+        # A table row group is a chunk of its own: its rows never go without the header leading it.
+        place = [(bisect.bisect_right(doc.pages, a), bisect.bisect_right(section_starts, a), _table_place(doc, a))
+                 for a, _ in spans] if doc.pages or doc.sections or doc.tables else None
         # The model reads only its first max_tokens: text past them would be in no dense vector.
         tokens = count_tokens([tidy(doc.text[a:b]) for a, b in spans]) if count_tokens and settings.max_tokens else None
         i = 0

@@ -8,8 +8,10 @@ lines repeated as captions) — not a list of any particular corpus's lines.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.formats.meta import byline_author
@@ -111,10 +113,21 @@ def _line_spans(text: str) -> list[tuple[int, int, int]]:
     return out
 
 
-def boilerplate(text: str) -> list[Skip]:
-    """Spans of `text` that are boilerplate or junk, in order, whole lines each."""
+def _inside(spans: Sequence[tuple[int, int]], offset: int) -> bool:
+    i = bisect.bisect_right(spans, (offset, float("inf"))) - 1
+    return i >= 0 and spans[i][0] <= offset < spans[i][1]
+
+
+def boilerplate(text: str, keep: Sequence[tuple[int, int]] = ()) -> list[Skip]:
+    """Spans of `text` that are boilerplate or junk, in order, whole lines each.
+
+    Lines inside the `keep` spans (sorted; table row groups) are content whatever they look like:
+    a row "Dover | £7.1m" is not a price fragment, nor a header repeated per group a caption.
+    """
     spans = _line_spans(text)
     stripped = [text[a:b].strip() for a, b, _ in spans]
+    if keep:
+        stripped = ["" if _inside(keep, a) else line for line, (a, _, _) in zip(stripped, spans)]
     reasons: list[str | None] = [line_reason(s) if s else None for s in stripped]
 
     # Captions: short unpunctuated lines that recur (an image caption shown twice), or that are

@@ -25,7 +25,8 @@ from qa.ingest import BulkEncode, PreparedDocument, embed_with_cache, prepare
 from qa.search import Query, retrieve
 from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, LexicalSettings, SearchSettings, default_index,
                          checkout_seeds, demo_index, demo_sources, demo_uploads)
-from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
+from qa.loading import Loading
+from qa.sources import Discovery, Problem, content_hash, find_files, is_ocr_format, supported_suffixes
 from qa.stores import IndexedDocument, Snapshot, StoredDocument, Writer, open_store
 from qa.stores.base import write_failure
 
@@ -52,6 +53,7 @@ class BuildReport:
     chunks_total: int = 0
     documents: int = 0
     seconds: float = 0.0
+    ocr_pages: int = 0  # pages (and images) whose text was read by OCR in this build
     problems: list[Problem] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -60,6 +62,8 @@ class BuildReport:
             f"  added {len(self.added)}, changed {len(self.changed)}, removed {len(self.removed)}, "
             f"unchanged {self.unchanged}; {self.chunks_embedded} chunks embedded in {self.seconds:.1f} s",
         ]
+        if self.ocr_pages:
+            lines.append(f"  {self.ocr_pages} page(s) read by OCR")
         for p in self.problems:
             lines.append(f"  {'skipped' if p.skipped else 'note'}: {p.source}: {p.reason}")
         return "\n".join(lines)
@@ -68,6 +72,16 @@ class BuildReport:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "problems"}
         d["problems"] = [{"source": p.source, "reason": p.reason, "skipped": p.skipped} for p in self.problems]
         return d
+
+
+def _unchanged_ocr(path: Path, previous: IndexedDocument) -> bool:
+    """Whether the file is a document read by OCR that has not changed since (same bytes)."""
+    if not is_ocr_format(previous.format):
+        return False
+    try:
+        return content_hash(path.read_bytes()) == previous.content_hash
+    except OSError:
+        return False
 
 
 def clean_question(question: object) -> tuple[str, list[str]]:
@@ -414,22 +428,29 @@ class Index:
         chunker = self._chunker_key()
         count_tokens = embedder.token_counter()
         pending: list[_Pending] = []
-        for f in discovery.files:
-            doc = load(f)
-            if isinstance(doc, Problem):
-                report.problems.append(doc)
-                continue
-            report.problems.extend(Problem(doc.source, w, skipped=False) for w in doc.warnings)
-            st = f.path.stat()
-            stat = (st.st_size, st.st_mtime_ns)
-            previous = indexed.get(doc.source)
-            if previous and previous.content_hash == doc.content_hash and previous.chunker == chunker:
-                report.unchanged += 1
-                writer.touch(doc.source, stat)
-                continue
-            pending.append(_Pending(prepare(doc, self.chunking, count_tokens), stat, previous))
-            if sum(len(p.prepared.chunks) for p in pending) >= FLUSH_CHUNKS:
-                self._flush(pending, writer, embedder, dim, progress, report)
+        with Loading() as loading:  # each file within its time budget, in a worker process
+            for f in discovery.files:
+                previous = indexed.get(f.source)
+                if previous and previous.chunker == chunker and _unchanged_ocr(f.path, previous):
+                    report.unchanged += 1  # OCR costs seconds a page: an unchanged scan is not read again
+                    st = f.path.stat()
+                    writer.touch(f.source, (st.st_size, st.st_mtime_ns))
+                    continue
+                doc = loading.load(f)
+                if isinstance(doc, Problem):
+                    report.problems.append(doc)
+                    continue
+                report.problems.extend(Problem(doc.source, w, skipped=False) for w in doc.warnings)
+                st = f.path.stat()
+                stat = (st.st_size, st.st_mtime_ns)
+                if previous and previous.content_hash == doc.content_hash and previous.chunker == chunker:
+                    report.unchanged += 1
+                    writer.touch(doc.source, stat)
+                    continue
+                report.ocr_pages += len(doc.ocr_pages)
+                pending.append(_Pending(prepare(doc, self.chunking, count_tokens), stat, previous))
+                if sum(len(p.prepared.chunks) for p in pending) >= FLUSH_CHUNKS:
+                    self._flush(pending, writer, embedder, dim, progress, report)
         self._flush(pending, writer, embedder, dim, progress, report)
 
     def _flush(self, pending: list[_Pending], writer: Writer, embedder, dim: int, progress: bool,

@@ -49,7 +49,7 @@ def sentence_key(text: str, spans) -> str:
 
 def prepare(doc: Document, settings: ChunkSettings, count_tokens: TokenCounter | None) -> PreparedDocument:
     """Clean, chunk and lay out one document for embedding."""
-    chunks = chunk_document(doc, boilerplate(doc.text), settings, count_tokens)
+    chunks = chunk_document(doc, boilerplate(doc.text, keep=doc.tables), settings, count_tokens)
     texts = [embedding_text(c, doc.title, settings) for c in chunks]
     spans = [tuple(sentence_spans_in(t, c)) for t, c in zip(texts, chunks)]
     return PreparedDocument(doc, tuple(chunks), tuple(texts), tuple(spans))

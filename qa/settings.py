@@ -234,3 +234,14 @@ def eval_cache() -> Path:
 def malloc_arena_max_set() -> bool:
     """Whether MALLOC_ARENA_MAX is set (it then wins over qa serve's own cap on malloc arenas)."""
     return "MALLOC_ARENA_MAX" in os.environ
+
+
+def load_budget() -> float:
+    """QA_LOAD_BUDGET: seconds a file may take to open, and each of its pages to read, before a
+    build gives it up (default 60); 0 reads files in the build's own process, without a budget."""
+    return max(0.0, float(_env("QA_LOAD_BUDGET") or 60))
+
+
+def ocr_page_budget() -> float:
+    """QA_OCR_PAGE_BUDGET: seconds OCR may take on one page before the build gives the file up (default 120)."""
+    return max(1.0, float(_env("QA_OCR_PAGE_BUDGET") or 120))

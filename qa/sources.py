@@ -19,6 +19,11 @@ from qa.formats import LOADERS, Section, supported_suffixes
 from qa.formats.meta import DocumentMeta, from_text
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # beyond this a file is reported, not read
+OCR_FORMAT_SUFFIX = "+ocr"  # on Document.format, and so in the index: the viewer labels such text
+
+
+def is_ocr_format(fmt: str) -> bool:
+    return fmt.endswith(OCR_FORMAT_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,13 @@ class Document:
     title: str
     text: str
     content_hash: str  # sha256 of the file's bytes
-    format: str  # "txt", "md", ...
+    format: str  # "txt", "md", ...; "pdf+ocr", "png+ocr": some or all of the text was read by OCR
     pages: tuple[int, ...] = ()  # start offset of each page (PDF); empty when there are none
     sections: tuple[Section, ...] = ()
     warnings: tuple[str, ...] = ()
     meta: DocumentMeta = DocumentMeta()  # author, published date (ISO 8601), URL, where known
+    tables: tuple[tuple[int, int], ...] = ()  # table row groups (see qa.formats.tables)
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text was read by OCR
 
     @property
     def id(self) -> str:
@@ -172,9 +179,11 @@ def load(file: SourceFile) -> Document | Problem:
         title=loaded.title or guess_title(loaded.text, file.path.stem),
         text=loaded.text,
         content_hash=content_hash(data),
-        format=fmt,
+        format=fmt + (OCR_FORMAT_SUFFIX if loaded.ocr_pages else ""),
         pages=loaded.pages,
         sections=loaded.sections,
         warnings=loaded.warnings,
         meta=given.merged(from_text(loaded.text)),  # a byline in the text where metadata says nothing
+        tables=loaded.tables,
+        ocr_pages=loaded.ocr_pages,
     )

@@ -35,13 +35,15 @@ def test_build_indexes_folder_and_reports_counts(corpus, tmp_path, make_index):
 def test_unreadable_and_binary_files_are_reported_and_the_rest_indexed(corpus, tmp_path, make_index):
     (corpus / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
     (corpus / "empty.txt").write_text("")
-    (corpus / "image.png").write_bytes(b"\x89PNG")
+    (corpus / "image.png").write_bytes(b"\x89PNG")  # a PNG cut short: read by OCR, were it whole
+    (corpus / "drawing.dwg").write_bytes(b"AC1032")
     os.symlink(tmp_path / "missing.txt", corpus / "dangling.txt")
     report = make_index(tmp_path / "ix").build([corpus], progress=False)
     reasons = {p.source: p.reason for p in report.problems}
     assert "binary" in reasons["docs/binary.txt"]
     assert "empty" in reasons["docs/empty.txt"]
-    assert "unsupported" in reasons["docs/image.png"]
+    assert "corrupt or unsupported image" in reasons["docs/image.png"]
+    assert "unsupported file type .dwg" in reasons["docs/drawing.dwg"]
     assert "docs/dangling.txt" in reasons
     assert sorted(report.added) == ["docs/lighthouse.txt", "docs/orchids.md"]
 

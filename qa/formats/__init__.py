@@ -5,7 +5,7 @@ it with `@loader(".ext")`, and import the module below. Raise `qa.errors.Unreada
 a person can act on; any other exception is caught by `qa.sources.load` and reported too.
 """
 
-from qa.formats import html, office, pdf, text  # noqa: F401  (each registers its loaders)
+from qa.formats import delimited, epub, html, images, office, pdf, slides, spreadsheet, text  # noqa: F401  (each registers its loaders)
 from qa.formats.registry import LOADERS, Loaded, Loader, Section, loader, supported_suffixes
 
 __all__ = ["LOADERS", "Loaded", "Loader", "Section", "loader", "supported_suffixes"]

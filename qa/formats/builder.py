@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from qa.formats.registry import Section
+from qa.formats.tables import cell_text, row_groups, row_line
 
 BLOCK_SEPARATOR = "\n\n"  # between paragraphs, headings, list items and tables (HTML, DOCX)
 
@@ -14,6 +17,7 @@ class TextBuilder:
         self.parts: list[str] = []
         self.length = 0
         self.sections: list[Section] = []
+        self.tables: list[tuple[int, int]] = []  # where each table row group stands
         self._stack: list[tuple[int, str]] = []
 
     def block(self, text: str) -> int:
@@ -27,6 +31,18 @@ class TextBuilder:
         self.parts.append(text)
         self.length += len(text)
         return start
+
+    def table(self, rows: Iterable[Sequence[object]], header_rows: int = 1) -> None:
+        """A table as row groups, each led by the header row (see qa.formats.tables)."""
+        cells = [[cell_text(c) for c in r] for r in rows]
+        cells = [r for r in cells if any(r)]
+        # Columns empty in every row on the left (a sheet that starts at column C) are left out.
+        blank = min((next(i for i, c in enumerate(r) if c) for r in cells), default=0)
+        lines = [row_line(r[blank:]) for r in cells]
+        for group in row_groups(lines, header_rows):
+            start = self.block(group)
+            if start >= 0:
+                self.tables.append((start, self.length))
 
     def heading(self, text: str, level: int) -> None:
         text = " ".join(text.split())

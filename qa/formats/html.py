@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import Unreadable
 from qa.formats.builder import TextBuilder
-from qa.formats.meta import clean_author, iso_date
+from qa.formats.meta import DocumentMeta, clean_author, iso_date
 from qa.formats.registry import Loaded, loader
 from qa.formats.text import looks_binary
 
@@ -71,21 +72,29 @@ def _html_blocks(body, out: TextBuilder) -> None:
             items = [_inline_text(item) for item in el.iter("item")]
             out.block("\n".join(f"- {t}" for t in items if t))
         elif tag == "table":
-            rows = []
-            for row in el.iter("row"):
-                cells = [" ".join(_inline_text(c).split()) for c in row if c.tag == "cell"]
-                if any(cells):
-                    rows.append(" | ".join(cells))
-            out.block("\n".join(rows))
+            rows = [[c for c in row if c.tag == "cell"] for row in el.iter("row")]
+            rows = [r for r in rows if any(_inline_text(c) for c in r)]
+            head = next((i for i, r in enumerate(rows) if any(c.get("role") != "head" for c in r)), len(rows))
+            out.table([[_inline_text(c) for c in r] for r in rows], header_rows=max(1, head))
         elif tag in ("div", "section") and len(el):
             _html_blocks(el, out)
         elif tag not in ("graphic",):
             out.block(_inline_text(el))
 
 
-@loader(".html", ".htm", ".xhtml")
-def load_html(path: Path, data: bytes) -> Loaded:
-    """The page's main text (trafilatura drops navigation, cookie notices, footers), with its title."""
+@dataclass(frozen=True)
+class HtmlPage:
+    """What `html_into` read of a page besides its text."""
+
+    title: str
+    warnings: tuple[str, ...]
+    meta: DocumentMeta
+
+
+def html_into(out: TextBuilder, data: bytes) -> HtmlPage:
+    """Add a page's main text to `out` block by block (trafilatura drops navigation, cookie
+    notices, footers; h1–h3 name sections; tables as row groups). Returns its title, warnings and
+    author, date and URL (trafilatura's metadata; the canonical link first)."""
     import trafilatura
 
     if looks_binary(data):
@@ -100,7 +109,8 @@ def load_html(path: Path, data: bytes) -> Loaded:
     published = iso_date(getattr(extracted, "date", None))
     canonical = tree.xpath("//link[@rel='canonical']/@href")
     url = (canonical[0].strip() if canonical else "") or getattr(extracted, "url", None) or None
-    out = TextBuilder()
+    warnings: list[str] = []
+    before = out.length
     if extracted is not None and extracted.body is not None:
         body = TextBuilder()
         _html_blocks(extracted.body, body)
@@ -109,19 +119,12 @@ def load_html(path: Path, data: bytes) -> Loaded:
         if author and body.text().strip() and author not in body.text()[:3000]:
             out.block(f"By {author}" + (f", {_human_date(published)}" if published else ""))
         _html_blocks(extracted.body, out)
-    warnings: list[str] = []
-    sections: tuple = ()
-    text = out.text()
-    if not text.strip():
+    if out.length == before:
         # Too little text for main-content extraction (a stub page): keep all of its text instead.
-        text = trafilatura.html2txt(_html_tree(data)) or ""
-        if text.strip():
+        if out.block(trafilatura.html2txt(_html_tree(data)) or "") >= 0:
             warnings.append("no main text found; indexed all the page's text")
-    else:
-        sections = tuple(out.sections)
     title = (getattr(extracted, "title", None) or "").strip() or page_title
-    return Loaded(text, title=" ".join(title.split()) or None, sections=sections, warnings=tuple(warnings),
-                  author=author, published=published, url=url)
+    return HtmlPage(" ".join(title.split()), tuple(warnings), DocumentMeta(author, published, url))
 
 
 def _human_date(iso: str) -> str:
@@ -130,3 +133,12 @@ def _human_date(iso: str) -> str:
 
     d = dt.date.fromisoformat(iso)
     return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
+@loader(".html", ".htm", ".xhtml")
+def load_html(path: Path, data: bytes) -> Loaded:
+    """The page's main text, with its title, author, date and URL (see `html_into`)."""
+    out = TextBuilder()
+    page = html_into(out, data)
+    return Loaded(out.text(), title=page.title or None, sections=tuple(out.sections), tables=tuple(out.tables),
+                  warnings=page.warnings, author=page.meta.author, published=page.meta.published, url=page.meta.url)

@@ -49,12 +49,8 @@ def load_docx(path: Path, data: bytes) -> Loaded:
     first_title = ""
     for block in document.iter_inner_content():
         if isinstance(block, Table):
-            rows = []
-            for row in block.rows:
-                cells = list(dict.fromkeys(" ".join(c.text.split()) for c in row.cells))  # merged cells repeat
-                if any(cells):
-                    rows.append(" | ".join(cells))
-            out.block("\n".join(rows))
+            # A merged cell is listed once per grid column it spans: keep it once.
+            out.table([[c.text for c in {id(c._tc): c for c in row.cells}.values()] for row in block.rows])
             continue
         level = _heading_level(block)
         if level is None:
@@ -67,5 +63,5 @@ def load_docx(path: Path, data: bytes) -> Loaded:
     title = (props.title or "").strip() or first_title
     url = (props.identifier or "").strip()
     return Loaded(out.text(), title=" ".join(title.split()) or None, sections=tuple(out.sections),
-                  author=clean_author(props.author), published=iso_date(props.created),
+                  tables=tuple(out.tables), author=clean_author(props.author), published=iso_date(props.created),
                   url=url if url.startswith("http") else None)

@@ -33,6 +33,10 @@ class Loaded:
     author: str | None = None  # as the document names it (metadata or byline)
     published: str | None = None  # ISO 8601 date, YYYY-MM-DD
     url: str | None = None  # where the document lives on the web (canonical link, metadata)
+    # Where each table row group stands in `text`: a header line, then rows, one per line (see
+    # qa.formats.tables). The chunker keeps a group whole and each row a sentence of its own.
+    tables: tuple[tuple[int, int], ...] = ()
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages (or 1 for an image) whose text was read by OCR
 
 
 Loader = Callable[[Path, bytes], Loaded]
@@ -48,6 +52,16 @@ def loader(*suffixes: str) -> Callable[[Loader], Loader]:
         return fn
 
     return register
+
+
+_on_step: Callable[[float | None], None] | None = None
+
+
+def step(budget: float | None = None) -> None:
+    """A loader's sign of progress (a page read, a block of rows): in a load worker it restarts
+    the time budget, `budget` seconds for the next step (None: the default one). Else a no-op."""
+    if _on_step is not None:
+        _on_step(budget)
 
 
 def supported_suffixes() -> tuple[str, ...]:

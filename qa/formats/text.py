@@ -67,22 +67,27 @@ def _utf16(data: bytes) -> str | None:
     return text if len(_CONTROL_CHARS.findall(head)) <= 0.05 * len(head) else None
 
 
-@loader(".txt", ".text")
-def load_text(path: Path, data: bytes) -> Loaded:
-    """Plain text: UTF-8 or UTF-16, else a legacy 8-bit encoding (with a warning).
+def read_text(data: bytes) -> tuple[str, list[str]]:
+    """A text file's characters: UTF-8 or UTF-16, else a legacy 8-bit encoding (with a warning).
 
     A file with NUL bytes (outside UTF-16) is refused: dropping them would make the indexed text
     differ from the file, and citations must read back from the file as it is.
     """
     text = _utf16(data)
     if text is not None:
-        return Loaded(text)
+        return text, []
     if looks_binary(data):
         raise Unreadable("binary content (NUL or control bytes), not text")
     nul = data.count(0)
     if nul:
         raise Unreadable(f"{nul} NUL byte(s) in the text: a binary or damaged file")
-    text, warnings = decode(data)
+    return decode(data)
+
+
+@loader(".txt", ".text")
+def load_text(path: Path, data: bytes) -> Loaded:
+    """Plain text, exactly as the file holds it (see `read_text`)."""
+    text, warnings = read_text(data)
     return Loaded(text, warnings=tuple(warnings))
 
 

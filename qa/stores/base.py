@@ -87,6 +87,7 @@ class IndexedDocument:
     content_hash: str
     chunker: str  # the chunk settings it was cut with (JSON)
     path: str  # the file it was read from (absolute)
+    format: str = ""  # Document.format ("pdf+ocr": read by OCR, not read again while unchanged)
 
 
 def pack_vectors(vectors: np.ndarray) -> bytes:

@@ -578,7 +578,7 @@ class FaissWriter:
         self._counts = (0, 0)
 
     def documents(self) -> dict[str, IndexedDocument]:
-        rows = self.db.execute("SELECT source, id, content_hash, chunker, path FROM documents").fetchall()
+        rows = self.db.execute("SELECT source, id, content_hash, chunker, path, format FROM documents").fetchall()
         return {r[0]: IndexedDocument(*r[1:]) for r in rows}
 
     def touch(self, source: str, stat: tuple[int, int]) -> None:

@@ -580,7 +580,7 @@ class MilvusWriter:
         self._new: set[str] = set()  # doc ids written by this writer
 
     def documents(self) -> dict[str, IndexedDocument]:
-        return {s: IndexedDocument(r["doc_id"], r["content_hash"], r["chunker"], r["path"]) for s, r in self._docs.items()}
+        return {s: IndexedDocument(r["doc_id"], r["content_hash"], r["chunker"], r["path"], r.get("format", "")) for s, r in self._docs.items()}
 
     def _insert(self, kind: str, rows: list[dict]) -> None:
         for i in range(0, len(rows), BATCH):

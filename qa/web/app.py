@@ -12,7 +12,7 @@ from pathlib import Path
 
 from qa.errors import QAError
 from qa.index import MAX_QUESTION_CHARS, Index
-from qa.sources import supported_suffixes
+from qa.sources import is_ocr_format, supported_suffixes
 from qa.web.render import (VIEWER_EMPTY, VIEWER_HEAD, esc, render_answer, render_conversation, render_document,
                            render_document_head, render_error, render_index_panel, render_question,
                            render_upload_messages)
@@ -73,8 +73,9 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
         text = index.document_text(source) if source else None
         if text is None:
             return VIEWER_HEAD, f'<div class="qa-doc-empty">{esc(source or "That source")} is not in the index (any more).</div>'
-        title = next((d.title for d in index.documents() if d.source == source), source)
-        return render_document_head(title, source, data), render_document(text, data)
+        doc = next((d for d in index.documents() if d.source == source), None)
+        head = render_document_head(doc.title if doc else source, source, data, ocr=bool(doc and is_ocr_format(doc.format)))
+        return head, render_document(text, data)
 
     def panel():
         try:

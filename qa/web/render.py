@@ -156,14 +156,19 @@ def render_document(text: str, spans: dict | None = None) -> str:
     return f'<pre class="qa-doc-text">{"".join(out)}</pre>'
 
 
-def render_document_head(title: str, source: str, spans: dict | None = None) -> str:
-    """Above the viewer: which document, and where the cited passage is (cosmetic, escaped)."""
+OCR_NOTE = "text read by OCR from page images: it may hold misread characters"
+
+
+def render_document_head(title: str, source: str, spans: dict | None = None, ocr: bool = False) -> str:
+    """Above the viewer: which document, where the cited passage is (cosmetic, escaped), and
+    whether its text was read by OCR."""
     s = spans or {}
     n = _int(s.get("n"))
     label = f' · {esc(s["label"])}' if s.get("label") else ""
+    note = f'<div class="qa-meta qa-ocr"><b>OCR</b> — {esc(OCR_NOTE)}</div>' if ocr else ""
     return (
         f'<div class="qa-doc-head"><span class="qa-title">Source{" [%d]" % n if n else ""}: {esc(title)}</span>'
-        f'<div class="qa-meta"><span class="qa-file">{esc(source)}</span>{label}</div></div>'
+        f'<div class="qa-meta"><span class="qa-file">{esc(source)}</span>{label}</div>{note}</div>'
     )
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from qa.index import Index
-from qa.sources import Problem, SourceFile, load, supported_suffixes
+from qa.loading import Loading
+from qa.sources import Problem, SourceFile, supported_suffixes
 
 MAX_UPLOAD_BYTES = 50 * 2**20
 
@@ -68,7 +69,8 @@ class Uploads:
             return f"{self.folder.name}/{name} exists and is not a regular file"
         if dest.resolve().parent != self.folder.resolve():
             return "the file name tries to leave the sources folder"
-        doc = load(SourceFile(path, f"{self.folder.name}/{name}"))
+        with Loading() as loading:  # a worker process: a file that crashes or stalls its parser costs only the upload
+            doc = loading.load(SourceFile(path, f"{self.folder.name}/{name}"))
         if isinstance(doc, Problem):
             return f"unreadable: {doc.reason}"
         return None
