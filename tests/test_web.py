@@ -357,7 +357,7 @@ def test_auth_option_keeps_out_clients_without_the_password(tiny_index):
     ix, base = tiny_index
     demo = make_app(ix, base / "docs")
     port = free_port()
-    launch(demo, "127.0.0.1", port, auth=("ann", "s3cret"), block=False, quiet=True)
+    served = launch(demo, "127.0.0.1", port, auth=("ann", "s3cret"), block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         with pytest.raises(Exception):
@@ -365,7 +365,7 @@ def test_auth_option_keeps_out_clients_without_the_password(tiny_index):
         client = Client(url, auth=("ann", "s3cret"), verbose=False)
         assert client.predict("Which way does the river Wenn flow?", 1, api_name="/ask")["found"]
     finally:
-        demo.close()
+        served.close()
 
 
 @browser
