@@ -356,24 +356,26 @@ class Replay:
         return {"votes": self.votes, "counts": self.counts, "failed": self.failed,
                 "checks": [c.to_dict() for c in self.checks]}
 
-    def table(self, width: int = 110) -> str:
+    def table(self) -> str:
+        """Counts, then one row per voted passage: the vote, its rank when voted and now, the status,
+        the question, and under it the passage (source and answering sentence)."""
         c = self.counts
+        lost = c["up_passages"] - c["up_kept"]
         lines = [
-            f"{self.votes} votes replayed",
-            f"  👍 passages still in the top k: {c['up_kept']}/{c['up_passages']}"
-            + (f"   LOST: {c['up_passages'] - c['up_kept']}" if c["up_passages"] > c["up_kept"] else ""),
+            f"{self.votes} votes replayed" + (f" with k={self.k}" if self.k else ""),
+            f"  👍 passages still in the top k: {c['up_kept']}/{c['up_passages']}" + (f"   LOST: {lost}" if lost else ""),
             f"  👎 passages dropped from the top k: {c['down_dropped']}/{c['down_passages']}",
-            f"  votes on 'not found' (👍 / 👎) that still find nothing: {c['notfound_still']}/{c['notfound_votes']}",
+            f"  votes on 'not found' that still find nothing: {c['notfound_still']}/{c['notfound_votes']}",
             "",
-            f"{'vote':4}  {'id':>4}  {'then':>4}  {'now':>4}  {'status':15}  question — passage",
+            f"{'vote':4} {'id':>5} {'then':>5} {'now':>5}  {'status':15}  question / passage",
         ]
+        rank = lambda r: f"#{r}" if r else "—"  # noqa: E731
         for ch in self.checks:
-            rank = lambda r: f"#{r}" if r else "—"  # noqa: E731
-            text = f"{ch.question} — {ch.what}" + (f" ({ch.detail})" if ch.detail else "")
-            room = max(20, width - 40)
-            text = text if len(text) <= room else text[: room - 1] + "…"
-            lines.append(f"{'👍' if ch.vote == 'up' else '👎':4}  {ch.vote_id if ch.vote_id is not None else '':>4}  "
-                         f"{rank(ch.rank_then):>4}  {rank(ch.rank_now):>4}  {ch.status:15}  {text}")
+            vote_id = "" if ch.vote_id is None else ch.vote_id
+            emoji = "👍  " if ch.vote == "up" else "👎  "  # two columns wide on a terminal
+            lines.append(f"{emoji} {vote_id:>5} {rank(ch.rank_then):>5} {rank(ch.rank_now):>5}"
+                         f"  {ch.status:15}  {ch.question}")
+            lines.append(f"{'':41}{ch.what}" + (f" ({ch.detail})" if ch.detail else ""))
         return "\n".join(lines)
 
 
@@ -401,7 +403,8 @@ def replay(index: Index, votes: Iterable[Vote], k: int | None = None) -> Replay:
                 status = "kept" if rank else "LOST"
             else:
                 status = "still shown" if rank else "dropped"
-            what = f"{p.source}: “{_norm(p.answer)[:60]}”"
+            sentence = _norm(p.answer)
+            what = f"{p.source}: “{sentence if len(sentence) <= 90 else sentence[:89] + '…'}”"
             checks.append(Check(v.id, v.vote, v.question, what, then, rank, status, error))
     up = [c for c in checks if c.vote == "up" and c.rank_then]
     down = [c for c in checks if c.vote == "down" and c.rank_then]
