@@ -10,10 +10,12 @@ structured content).
 # No `from __future__ import annotations`: the SDK reads the tools' annotations as live types to
 # build their input schemas.
 import json
-from typing import Optional
+from typing import Annotated, Optional
+
+from pydantic import Field
 
 from qa.errors import MissingExtra, QAError
-from qa.index import Index
+from qa.index import MAX_K, Index
 from qa.plain import render_text
 from qa.service import ask as ask_index
 from qa.service import document_list
@@ -56,7 +58,12 @@ def make_mcp(index: Index):
                               structured_content=structured)
 
     @server.tool(name="ask", title="Ask the documents")
-    def ask(question: str, k: int = 5, sources: Optional[list[str]] = None) -> CallToolResult:
+    def ask(
+        question: Annotated[str, Field(description="The question, in plain words.")],
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="How many passages to return.")] = 5,
+        sources: Annotated[Optional[list[str]], Field(description="Search only these documents: sources as "
+                                                      "`documents` lists them, globs or folders.")] = None,
+    ) -> CallToolResult:
         """Answer a question from the indexed documents: the answering sentence and the k best
         passages, copied verbatim, each with its source and its lines or page; then the same as JSON
         (question, found, passages with offsets). `sources` limits the search to some documents

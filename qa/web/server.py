@@ -1,4 +1,5 @@
-"""`qa serve`: open the index, start the Gradio app on a host and port, guard it with a login."""
+"""`qa serve`: open the index, then serve the Gradio chat, the JSON API (and MCP) from one FastAPI
+app on one host and port, guarded by a login and/or a token."""
 
 from __future__ import annotations
 
