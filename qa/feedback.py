@@ -121,7 +121,8 @@ def _int(data: dict, name: str, default: int | None = None) -> int:
 
 
 def _str(data: dict, name: str, limit: int, default: str | None = None) -> str:
-    value = data.get(name, default)
+    value = data.get(name)
+    value = default if value is None and default is not None else value
     if not isinstance(value, str):
         raise InvalidType(f"{name} must be a string, not {type(value).__name__}")
     if len(value) > limit:
@@ -195,15 +196,12 @@ def vote_from(data: dict, origin: str = "api") -> Vote:
     k = _int(data, "k", max(1, len(passages)))
     if not 1 <= k <= MAX_K:
         raise InvalidInput(f"k must be between 1 and {MAX_K} (got {k})")
-    comment = data.get("comment") or ""
-    version = data.get("index_version")
-    key = data.get("key")
     return Vote(
         question=question, vote=vote, found=found, passages=tuple(passages), k=k,
         history=history_from(data.get("history")), sources=sources_from(data.get("sources")),
-        comment=_str({"comment": comment}, "comment", MAX_COMMENT_CHARS).strip(),
-        index_version=_str(data, "index_version", 200) if version is not None else None,
-        origin=origin, key=_str(data, "key", MAX_KEY_CHARS) if key is not None else None,
+        comment=_str(data, "comment", MAX_COMMENT_CHARS, default="").strip(),
+        index_version=_str(data, "index_version", 200) if data.get("index_version") is not None else None,
+        origin=origin, key=_str(data, "key", MAX_KEY_CHARS) if data.get("key") is not None else None,
     )
 
 

@@ -89,7 +89,7 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
         data = evt._data if isinstance(getattr(evt, "_data", None), dict) else {}
         try:
             feedback.record(vote_from(data, origin="web"))
-        except (QAError, ValueError, TypeError) as e:
+        except QAError as e:
             gr.Warning(f"The vote was not saved: {e}")
 
     def panel():
