@@ -83,9 +83,9 @@ def question_stream(seed: int):
             yield " ".join(rng.choice(words) for _ in range(rng.randint(3, 14))) + f" {n}?"
 
 
-async def ask(client, url: str, question: str) -> dict:
+async def ask(client, url: str, question: str, k: int = 3) -> dict:
     """One question through the Gradio REST API: POST to get an event id, then read the event stream."""
-    r = await client.post(f"{url}gradio_api/call/ask", json={"data": [question, 3, None]})  # every argument of /ask: question, k, sources
+    r = await client.post(f"{url}gradio_api/call/ask", json={"data": [question, k, None]})  # every argument of /ask: question, k, sources
     r.raise_for_status()
     event_id = r.json()["event_id"]
     event = None

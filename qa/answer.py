@@ -77,6 +77,16 @@ class Answer:
         return {"question": self.question, "found": self.found, "passages": [p.to_dict() for p in self.passages]}
 
 
+def answering_positions(answers: list[str], found: bool) -> list[int]:
+    """Positions (0-based) of the passages that give the answer, from their answering sentences:
+    the first passage and every other one quoting the same words. None when nothing was found.
+    What the chat marks as cited and what a vote on an answer is about."""
+    if not found or not answers:
+        return []
+    first = " ".join(answers[0].split())
+    return [i for i, a in enumerate(answers) if i == 0 or " ".join(a.split()) == first]
+
+
 _MONTHS = "january february march april may june july august september october november december"
 _MONTH = r"\b(?:" + "|".join(m[:3] + r"(?:" + m[3:] + r")?" for m in _MONTHS.split()) + r")\.?\b"
 _NUMBER_WORDS = r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|third|quarter)\b"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 from pathlib import Path
 from typing import List, Optional
 
@@ -23,35 +22,11 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _tidy(text: str) -> str:
-    from qa.text import tidy
-
-    return tidy(text)
-
-
 def render(answer, width: int = 100) -> str:
-    """Human-readable answer: the answering sentence first, then numbered cited passages."""
-    out = []
-    if answer.found:
-        out.append(textwrap.fill(_tidy(answer.passages[0].answer), width))
-        out.append("")
-        out.append("Sources:")
-    else:
-        out.append("The sources do not answer this question. Closest passages:")
-    for n, p in enumerate(answer.passages, 1):
-        # A section path usually starts with the title ("Report › 2. Summary"): don't say it twice.
-        heading = p.section if p.section.split(" › ")[0] == p.title else " › ".join(x for x in (p.title, p.section) if x)
-        credit = "".join(f"; {x}" for x in (p.credit, p.url) if x)
-        out.append(f"[{n}] {heading} — {p.source}, {p.location}{credit} (score {p.score:.2f})")
-        if p.also_in:
-            out.append(f"    also in: {', '.join(p.also_in)}")
-        body = _tidy(p.text)
-        sentence = _tidy(p.answer)
-        body = body.replace(sentence, f">>{sentence}<<", 1) if sentence else body
-        out.append(textwrap.indent(textwrap.fill(body, width - 4), "    "))
-    for note in answer.notes:
-        out.append(f"note: {note}")
-    return "\n".join(out)
+    """Human-readable answer (qa.plain.render_text)."""
+    from qa.plain import render_text
+
+    return render_text(answer, width)
 
 
 @app.command()
@@ -164,14 +139,22 @@ def watch(
 
 @app.command("eval")
 def eval_(
-    benchmark: str = typer.Argument(..., help="squad, scifact or abstention."),
+    benchmark: str = typer.Argument(..., help="squad, scifact, abstention, or feedback FILE."),
+    file: Optional[Path] = typer.Argument(None, help="feedback: the JSONL test set written by `qa feedback export`."),
+    index: Optional[Path] = typer.Option(None, "--index", "-i", help="feedback: the index to replay the votes against (default ./index)."),
+    k: Optional[int] = typer.Option(None, "-k", help="feedback: ask every question with this k (default: the k each vote was given with)."),
     split: Optional[str] = typer.Option(None, "--split", help="squad: tune (articles 1-24), test (25-48) or all; scifact: train or test."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Ask a fixed seeded sample of this many questions."),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting, e.g. search.dense_weight=0.4 or chunk.max_chars=500."),
     latency: int = typer.Option(0, "--latency", help="Also time this many asks with the plain engine (k=5, no remembered vectors)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
-    """Measure answer quality on SQuAD v1.1 dev, BEIR SciFact, or abstention on held-out SQuAD articles."""
+    """Measure answer quality on SQuAD v1.1 dev, BEIR SciFact, abstention on held-out SQuAD articles,
+    or replay votes: `qa eval feedback FILE` exits 1 when a 👍 passage fell out of the top k."""
+    if benchmark == "feedback":
+        return _eval_feedback(file, index, k, as_json)
+    if file is not None or index is not None or k is not None:
+        _fail("FILE, --index and -k are for `qa eval feedback` only", 2)
     from qa import evaluate as ev
     from qa.errors import InvalidInput
     from qa.settings import Settings
@@ -222,6 +205,27 @@ def eval_(
                 typer.echo(f"{key}: {value}")
 
 
+def _eval_feedback(file: Optional[Path], index: Optional[Path], k: Optional[int], as_json: bool) -> None:
+    from qa.errors import QAError
+    from qa.feedback import read_jsonl, replay
+    from qa.index import check_k, ready_index
+
+    if file is None:
+        _fail("qa eval feedback FILE: give the JSONL file written by `qa feedback export`", 2)
+    try:
+        if k is not None:
+            check_k(k)
+        votes = read_jsonl(file)
+        result = replay(ready_index(index), votes, k=k)
+    except OSError as e:
+        _fail(f"cannot read {file}: {e.strerror or e}", 2)
+    except QAError as e:
+        _fail(str(e), 2 if isinstance(e, (ValueError, TypeError)) else 1)
+    typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else result.table())
+    if result.failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def serve(
     index: Optional[Path] = IndexOption,
@@ -232,16 +236,66 @@ def serve(
     max_upload_mb: float = typer.Option(50, "--max-upload-mb", help="Largest file accepted by upload, in MB."),
     reranker: Optional[Path] = RerankerOption,
     demo: bool = typer.Option(False, "--demo", help="Serve the bundled demo documents (seeds/), indexed in qa's cache folder unless --index says where."),
+    api_token: Optional[str] = typer.Option(None, "--api-token", help="Let programs call the JSON API (and MCP) with Authorization: Bearer TOKEN; default QA_API_TOKEN. With it or --auth, the API refuses other calls."),
+    mcp: bool = typer.Option(False, "--mcp", help="Also serve the MCP tools ask and documents at /mcp (streamable HTTP; needs the mcp extra)."),
 ):
-    """Serve the web chat over ./index (or --index) at http://127.0.0.1:7860; --demo for the bundled seeds."""
+    """Serve the web chat over ./index (or --index) at http://127.0.0.1:7860, the JSON API at /api
+    (docs at /docs) and, with --mcp, MCP at /mcp; --demo for the bundled seeds."""
     from qa.errors import QAError
+    from qa.settings import api_token as token_from_environment
     from qa.web import serve as serve_web
 
     try:
         serve_web(index, sources, host=host, port=port, auth=auth, max_upload_mb=max_upload_mb, reranker=reranker,
-                  demo=demo)
+                  demo=demo, api_token=api_token or token_from_environment(), mcp=mcp)
     except (QAError, OSError) as e:  # OSError: the port is taken
         _fail(str(e))
+
+
+@app.command()
+def mcp(
+    index: Optional[Path] = IndexOption,
+    demo: bool = typer.Option(False, "--demo", help="Serve the bundled demo documents (seeds/)."),
+    store: Optional[str] = StoreOption,
+):
+    """Serve the MCP tools ask and documents over stdio (how desktop agents launch a tool)."""
+    from qa.errors import QAError
+    from qa.index import ready_index
+    from qa.mcp_server import serve_stdio
+
+    try:
+        ix = ready_index(index, demo=demo, store=store)  # logs go to stderr: stdout carries the protocol
+        serve_stdio(ix)
+    except QAError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        pass
+
+
+feedback_app = typer.Typer(no_args_is_help=True, help="Votes (👍/👎) given on answers, kept beside the index.")
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    index: Optional[Path] = IndexOption,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSONL file to write (default: standard output)."),
+):
+    """Write every vote as a JSONL test set (one vote a line) for `qa eval feedback FILE`."""
+    from qa.errors import QAError
+    from qa.feedback import FeedbackStore, export
+    from qa.index import Index
+
+    try:
+        votes = FeedbackStore.beside(Index(index)).votes()
+    except QAError as e:
+        _fail(str(e))
+    if out is None:
+        export(votes, sys.stdout)
+    else:
+        with open(out, "w", encoding="utf-8") as f:
+            n = export(votes, f)
+        typer.echo(f"{n} votes written to {out}", err=True)
 
 
 @app.command()

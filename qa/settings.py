@@ -219,6 +219,12 @@ def milvus_token() -> str:
     return _env("QA_MILVUS_TOKEN") or ""
 
 
+def api_token() -> str | None:
+    """QA_API_TOKEN: the bearer token `qa serve` asks of API callers when --api-token is not given
+    (an environment variable keeps it out of the process list)."""
+    return _env("QA_API_TOKEN")
+
+
 def eval_data() -> Path:
     """QA_EVAL_DATA: the benchmark data folder (default ../shared/data beside the checkout)."""
     env = _env("QA_EVAL_DATA")

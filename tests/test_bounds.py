@@ -173,11 +173,11 @@ def web_api(seeds_index, seeds_copy):
 
     demo = make_app(seeds_index, seeds_copy)
     port = free_port()
-    launch(demo, "127.0.0.1", port, block=False, quiet=True)
+    served = launch(demo, "127.0.0.1", port, block=False, quiet=True)
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False)
     finally:
-        demo.close()
+        served.close()
 
 
 def web_ask(client, question, k):

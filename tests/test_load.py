@@ -39,7 +39,7 @@ def test_askers_get_answers_with_no_failures_while_new_versions_are_published(se
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    launch(demo, "127.0.0.1", port, block=False, quiet=True)
+    served = launch(demo, "127.0.0.1", port, block=False, quiet=True)
     stop, published = threading.Event(), []
 
     def update():  # another writer, as `qa watch` or an upload would be
@@ -59,7 +59,7 @@ def test_askers_get_answers_with_no_failures_while_new_versions_are_published(se
     finally:
         stop.set()
         updater.join(timeout=120)
-        demo.close()
+        served.close()
     out = load.report(stats, 10, 100.0)
     print(f"\nload (short): {out['served']} served, {out['failed']} failed, p50 {out['p50_ms']} ms, "
           f"p99 {out['p99_ms']} ms, {len(published)} versions published during the run")
@@ -75,8 +75,8 @@ def _serve(ix, sources):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    launch(demo, "127.0.0.1", port, block=False, quiet=True)
-    return demo, f"http://127.0.0.1:{port}/"
+    served = launch(demo, "127.0.0.1", port, block=False, quiet=True)
+    return served, f"http://127.0.0.1:{port}/"
 
 
 def test_the_web_server_forgets_the_oldest_sessions_beyond_its_capacity(seeds_copy, seeds_index, monkeypatch):
@@ -87,7 +87,7 @@ def test_the_web_server_forgets_the_oldest_sessions_beyond_its_capacity(seeds_co
     import qa.web.server
 
     monkeypatch.setattr(qa.web.server, "SESSION_CAPACITY", 5)
-    demo, url = _serve(seeds_index, seeds_copy)
+    served, url = _serve(seeds_index, seeds_copy)
 
     async def ask_many(n):
         async with httpx.AsyncClient(timeout=60) as client:
@@ -95,9 +95,9 @@ def test_the_web_server_forgets_the_oldest_sessions_beyond_its_capacity(seeds_co
 
     try:
         answers = asyncio.run(ask_many(15))
-        held = len(demo.state_holder.session_data)
+        held = len(served.demo.state_holder.session_data)
     finally:
-        demo.close()
+        served.close()
     assert all(a["passages"] for a in answers)
     assert held <= 5
 
@@ -108,7 +108,8 @@ def test_the_sessions_the_web_server_keeps_fit_well_inside_the_load_bound(seeds_
 
     from qa.web.server import SESSION_CAPACITY
 
-    demo, _ = _serve(seeds_index, seeds_copy)
+    served, _ = _serve(seeds_index, seeds_copy)
+    demo = served.demo
     try:
         gc.collect()
         tracemalloc.start()
@@ -119,7 +120,7 @@ def test_the_sessions_the_web_server_keeps_fit_well_inside_the_load_bound(seeds_
         tracemalloc.stop()
         capacity = demo.state_holder.capacity
     finally:
-        demo.close()
+        served.close()
     assert capacity == SESSION_CAPACITY
     # Python-level bytes; RSS is ~1.5× that. Half the 100 MB bound of benchmarks/load.py.
     assert capacity * per_session <= 50 * 2**20, f"{capacity} sessions × {per_session / 1024:.0f} KiB"

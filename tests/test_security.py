@@ -210,11 +210,11 @@ def test_the_server_binds_loopback_by_default(tiny):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     demo = make_app(Index(tiny / "index"), tiny / "docs")
-    launch(demo, port=port, block=False, quiet=True)
+    served = launch(demo, port=port, block=False, quiet=True)
     try:
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
     finally:
-        demo.close()
+        served.close()
 
 
 @pytest.mark.parametrize("args, warned", [([], False), (["--host", "0.0.0.0"], True),
@@ -225,7 +225,7 @@ def test_serving_beyond_loopback_without_auth_warns(tiny, monkeypatch, args, war
 
     seen = {}
 
-    def fake_launch(demo, host, port, auth, limit, block, quiet):
+    def fake_launch(demo, host, port, auth, limit, block, quiet, **api):
         seen.update(host=host, auth=auth)
         raise SystemExit(0)  # stop before binding anything
 
@@ -240,8 +240,8 @@ def test_serving_beyond_loopback_without_auth_warns(tiny, monkeypatch, args, war
 # -- nothing rendered as HTML ---------------------------------------------------------------------
 
 ALLOWED_TAGS = {"div", "span", "mark", "button", "ol", "li", "pre", "table", "thead", "tbody", "tr", "td", "th",
-                "ul", "b"}
-ALLOWED_ATTRS = {"class", "id", "type", "title", "value"}
+                "ul", "b", "input"}  # input: the optional comment under 👍/👎
+ALLOWED_ATTRS = {"class", "id", "type", "title", "value", "placeholder", "maxlength"}
 
 
 class Tags(HTMLParser):

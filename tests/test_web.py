@@ -1,5 +1,6 @@
 """The web chat: safe HTML, the source viewer, uploads, the Gradio API and a real browser."""
 
+import json
 import os
 import shutil
 import socket
@@ -86,6 +87,26 @@ def test_document_view_ignores_offsets_out_of_range_or_malformed():
     for spans in ({"start": 0, "end": 999}, {"start": "x", "end": "<b>"}, {"start": 5, "end": 2}):
         out = render_document(text, spans)
         assert "qa-doc-passage" not in out and "qa-hl" not in out and "Short text." in out
+
+
+def test_every_answer_carries_thumbs_with_what_a_vote_records(seeds_index):
+    import html
+    import re
+
+    from qa.feedback import vote_from
+
+    for question in ("How much did the council invest in increasing social work numbers?", "What is a good recipe for cake?"):
+        answer = seeds_index.ask(question, k=3)
+        asked = {"k": 3, "sources": None, "history": [], "index_version": "v000007", "key": "k-1"}
+        out = render_answer(answer, vote=asked)
+        assert out.count('class="qa-vote"') == 2 and 'data-vote="up"' in out and 'data-vote="down"' in out
+        payload = json.loads(html.unescape(re.search(r'data-feedback="([^"]*)"', out).group(1)))
+        vote = vote_from({**payload, "vote": "down", "comment": ""}, origin="web")
+        assert vote.question == answer.question and vote.index_version == "v000007" and vote.key == "k-1"
+        assert [(p.source, p.start, p.end, p.answer_start, p.answer_end, p.text) for p in vote.passages] == [
+            (p.source, p.start, p.end, p.answer_start, p.answer_end, p.text) for p in answer.passages]
+        cited_in_chat = out.split('class="qa-label"')[0].count('class="qa-cite"')
+        assert len(vote.cited) == cited_in_chat  # the vote is about the passages the chat cites as the answer
 
 
 # -- serving options ----------------------------------------------------------------------------
@@ -357,7 +378,7 @@ def test_auth_option_keeps_out_clients_without_the_password(tiny_index):
     ix, base = tiny_index
     demo = make_app(ix, base / "docs")
     port = free_port()
-    launch(demo, "127.0.0.1", port, auth=("ann", "s3cret"), block=False, quiet=True)
+    served = launch(demo, "127.0.0.1", port, auth=("ann", "s3cret"), block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         with pytest.raises(Exception):
@@ -365,7 +386,7 @@ def test_auth_option_keeps_out_clients_without_the_password(tiny_index):
         client = Client(url, auth=("ann", "s3cret"), verbose=False)
         assert client.predict("Which way does the river Wenn flow?", 1, api_name="/ask")["found"]
     finally:
-        demo.close()
+        served.close()
 
 
 @browser
@@ -376,3 +397,56 @@ def test_browser_document_picker_limits_the_next_questions_to_the_chosen_documen
     turn, _ = ask_in_browser(page, "What did Ofsted find?")
     sources = {s.strip() for s in turn.locator(".qa-passage .qa-file").all_inner_texts()}
     assert sources == {"seeds/002_50547e16009b5205.txt"}, sources
+
+
+@browser
+def test_browser_thumbs_up_is_stored_beside_the_index_then_exported_and_replayed(page, served, tmp_path):
+    from qa import Index
+    from qa.feedback import FeedbackStore
+
+    _, base = served
+    question = "What rating did Kent get at its previous inspection in 2017?"
+    store = FeedbackStore(base / "index" / "feedback.sqlite")
+
+    def votes_on(q):
+        return [v for v in store.votes() if v.question == q]
+
+    turn, _ = ask_in_browser(page, question)
+    turn.locator("button.qa-vote[data-vote='up']").click()
+    assert "Thanks" in turn.locator(".qa-vote-status").inner_text()
+    for _ in range(100):  # the vote travels as an event; wait for it to land
+        if votes_on(question):
+            break
+        page.wait_for_timeout(200)
+    [vote] = votes_on(question)
+    ix = Index(base / "index")
+    assert (vote.vote, vote.origin, vote.k, vote.history, vote.sources) == ("up", "web", 3, (), None)
+    assert vote.index_version == ix.stats()["version"] and vote.found and len(vote.passages) == 3
+    for p in vote.passages:  # the passages shown, with offsets that read back from the source
+        assert ix.document_text(p.source)[p.start:p.end] == p.text
+    assert vote.cited[0].answer in turn.locator(".qa-answer").inner_text()
+
+    turn.locator(".qa-vote-comment").fill("Right, and the page says so too")
+    turn.locator("button.qa-vote-send").click()
+    for _ in range(100):
+        if votes_on(question)[0].comment:
+            break
+        page.wait_for_timeout(200)
+    [again] = votes_on(question)
+    assert again.id == vote.id and again.comment == "Right, and the page says so too"
+    ask_in_browser(page, "Who chairs the review meetings?")  # the conversation is drawn again: the vote stays shown
+    assert page.locator("#qa-chat .qa-turn").nth(-2).locator("button.qa-vote.qa-chosen[data-vote='up']").count() == 1
+
+    out = tmp_path / "votes.jsonl"
+    qa = [sys.executable, "-m", "qa.cli"]
+    exported = subprocess.run([*qa, "feedback", "export", "--index", str(base / "index"), "--out", str(out)],
+                              capture_output=True, text=True, timeout=300, cwd=base)
+    assert exported.returncode == 0, exported.stderr
+    line = next(json.loads(x) for x in out.read_text(encoding="utf-8").splitlines() if question in x)
+    assert line["vote"] == "up" and line["comment"] == again.comment and line["origin"] == "web"
+    print("\nexported: " + json.dumps(line, ensure_ascii=False)[:600] + "…")
+    replayed = subprocess.run([*qa, "eval", "feedback", str(out), "--index", str(base / "index")],
+                              capture_output=True, text=True, timeout=300, cwd=base)
+    print(replayed.stdout)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "kept" in replayed.stdout and "LOST" not in replayed.stdout

@@ -8,9 +8,11 @@ comes from `qa.web.render`; the page's CSS and scripts are the files in `qa/web/
 
 # No `from __future__ import annotations` here: Gradio reads handler annotations (`gr.EventData`)
 # as live classes to decide what to pass them.
+import secrets
 from pathlib import Path
 
 from qa.errors import QAError
+from qa.feedback import FeedbackStore, vote_from
 from qa.index import MAX_QUESTION_CHARS, Index
 from qa.sources import is_ocr_format, supported_suffixes
 from qa.web.render import (VIEWER_EMPTY, VIEWER_HEAD, esc, render_answer, render_conversation, render_document,
@@ -55,13 +57,19 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
     examples = _examples_for(index) if examples is None else examples
     uploads = Uploads(index, Path(sources), max_upload_bytes) if sources is not None else None
 
+    feedback = FeedbackStore.beside(index)
+
     def respond(question: str, turns: list[str], chosen: list[str] | None = None):
         turns = list(turns or [])
         question = (question or "").strip()
         if not question:
             return gr.update(), turns, ""
         try:
-            reply = render_answer(index.ask(question, k=k, sources=list(chosen) if chosen else None))
+            within = list(chosen) if chosen else None
+            version = index.snapshot().version
+            # What a 👍/👎 under this answer records besides the answer; the key names this answer.
+            asked = {"k": k, "sources": within, "history": [], "index_version": version, "key": secrets.token_urlsafe(12)}
+            reply = render_answer(index.ask(question, k=k, sources=within), vote=asked)
         except QAError as e:
             reply = render_error(f"Cannot answer: {e}")
         turns = (turns + [render_question(question[:MAX_QUESTION_CHARS]) + reply])[-MAX_TURNS:]
@@ -76,6 +84,14 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
         doc = next((d for d in index.documents() if d.source == source), None)
         head = render_document_head(doc.title if doc else source, source, data, ocr=bool(doc and is_ocr_format(doc.format)))
         return head, render_document(text, data)
+
+    def record_vote(evt: gr.EventData):
+        """👍/👎 (and a comment) under an answer: the data the page sent, checked, then stored."""
+        data = evt._data if isinstance(getattr(evt, "_data", None), dict) else {}
+        try:
+            feedback.record(vote_from(data, origin="web"))
+        except QAError as e:
+            gr.Warning(f"The vote was not saved: {e}")
 
     def panel():
         try:
@@ -127,6 +143,7 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
     # analytics_enabled=False: no calls home from a local tool (set here, not in the environment).
     with gr.Blocks(title="qa — answers from your documents", analytics_enabled=False) as demo:
         demo.qa_launch_options = {"css": static_text("qa.css"), "theme": theme}
+        demo.qa_index = index  # what the JSON API beside the chat answers from (qa.web.server)
         turns = gr.State([])
         gr.Markdown("## qa — answers from your documents, with citations")
         with gr.Row(equal_height=False):
@@ -168,6 +185,7 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
         if examples:
             ex.load_input_event.then(respond, [question, turns, chosen], [chat, turns, question], **ask_options)
         chat.cite(open_citation, None, [viewer_head, viewer], concurrency_limit=ASK_CONCURRENCY, api_visibility="private")
+        chat.vote(record_vote, None, None, concurrency_limit=ASK_CONCURRENCY, api_visibility="private")
         add_button.click(add_files, [files], [upload_status, index_panel, files], concurrency_limit=1,
                          concurrency_id="index-update", api_visibility="private").then(
             refresh_panel, [chosen], [index_panel, chosen], api_visibility="private")

@@ -8,10 +8,11 @@ attributes, so opening the source needs nothing remembered on the server.
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Iterable
 
-from qa.answer import Answer, Passage
+from qa.answer import Answer, Passage, answering_positions
 
 
 def esc(text: object) -> str:
@@ -74,13 +75,36 @@ def render_question(question: str) -> str:
     return f'<div class="qa-q"><span class="qa-who">You asked</span><div class="qa-qtext">{esc(question)}</div></div>'
 
 
-def render_answer(answer: Answer) -> str:
-    """One reply: the highlighted answering sentence with citation markers, then the cited passages."""
+def _vote_bar(answer: Answer, cited: list[int], asked: dict) -> str:
+    """👍/👎 under an answer, carrying what a vote records (qa.feedback.vote_from reads it): the
+    question, the passages shown with their offsets and which gave the answer, plus `asked` (k,
+    sources, history, index_version, key). A comment box opens once a vote is given."""
+    payload = {
+        "question": answer.question, "found": answer.found,
+        "passages": [{"source": p.source, "start": p.start, "end": p.end, "answer_start": p.answer_start,
+                      "answer_end": p.answer_end, "text": p.text, "cited": n in cited}
+                     for n, p in enumerate(answer.passages, 1)],
+        **asked,
+    }
+    return (
+        f'<div class="qa-feedback" data-key="{esc(asked.get("key") or "")}" '
+        f'data-feedback="{esc(json.dumps(payload, ensure_ascii=False))}">'
+        '<span class="qa-vote-ask">Was this answer right?</span>'
+        '<button type="button" class="qa-vote" data-vote="up" title="Right: keep this answer">👍 Yes</button>'
+        '<button type="button" class="qa-vote" data-vote="down" title="Wrong: this should not be the answer">👎 No</button>'
+        '<span class="qa-vote-more"><input type="text" class="qa-vote-comment" maxlength="2000" '
+        'placeholder="Add a comment (optional)"><button type="button" class="qa-vote-send">Send</button></span>'
+        '<span class="qa-vote-status"></span></div>'
+    )
+
+
+def render_answer(answer: Answer, vote: dict | None = None) -> str:
+    """One reply: the highlighted answering sentence with citation markers, then the cited passages,
+    then 👍/👎 (`vote`: what a vote records besides the answer, see _vote_bar)."""
     ps = answer.passages
     if answer.found and ps:
         first = ps[0]
-        same = " ".join(_flat(first.answer).split())
-        cited = [n for n, p in enumerate(ps, 1) if n == 1 or " ".join(_flat(p.answer).split()) == same]
+        cited = [i + 1 for i in answering_positions([p.answer for p in ps], answer.found)]
         markers = "".join(
             f'<button type="button" class="qa-cite" title="Show [{n}] in its source" {_cite_attrs(ps[n - 1], n)}>{n}</button>'
             for n in cited
@@ -103,7 +127,8 @@ def render_answer(answer: Answer) -> str:
     notes = [n for n in answer.notes if "closest passages are shown" not in n]
     foot = "".join(f'<div class="qa-note">note: {esc(n)}</div>' for n in notes)
     kind = "qa-found" if answer.found else "qa-notfound"
-    return f'<div class="qa-a {kind}">{head}<ol class="qa-passages">{cards}</ol>{foot}</div>'
+    bar = _vote_bar(answer, cited, vote or {})
+    return f'<div class="qa-a {kind}">{head}<ol class="qa-passages">{cards}</ol>{foot}{bar}</div>'
 
 
 def render_error(message: str) -> str:

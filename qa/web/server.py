@@ -1,9 +1,11 @@
-"""`qa serve`: open the index, start the Gradio app on a host and port, guard it with a login."""
+"""`qa serve`: open the index, then serve the Gradio chat, the JSON API (and MCP) from one FastAPI
+app on one host and port, guarded by a login and/or a token."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import sys
 import threading
 import time
@@ -48,16 +50,116 @@ def parse_auth(auth: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def launch(demo, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
-           max_upload_bytes: int = MAX_UPLOAD_BYTES, block: bool = True, quiet: bool = False):
-    """Start serving `demo`; with block=False return at once (the server runs in a thread)."""
+class Served:
+    """A running server: the chat, the JSON API and (with mcp) the MCP endpoint, on one port."""
+
+    def __init__(self, server, thread: threading.Thread, url: str, demo):
+        self.server, self.thread, self.url, self.demo = server, thread, url, demo
+
+    def block(self) -> None:
+        """Wait until the server stops (Ctrl-C stops it)."""
+        try:
+            while self.thread.is_alive():
+                self.thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        self.demo.close(verbose=False)
+
+
+def make_site(demo, index: Index | None = None, host: str = "127.0.0.1", auth: tuple[str, str] | None = None,
+              api_token: str | None = None, mcp: bool = False, max_upload_bytes: int = MAX_UPLOAD_BYTES):
+    """One FastAPI app: the JSON API under /api (docs at /docs), MCP at /mcp when asked for, and
+    the Gradio chat mounted at / behind its login. `index`: default, the one the chat serves."""
+    import contextlib
+
+    import gradio as gr
+    from fastapi import FastAPI
+    from starlette.routing import Route
+
+    from qa.web.api import Access, Guarded, make_api
+
+    index = index if index is not None else demo.qa_index
+    access = Access(login=auth, token=api_token or None)
+    server = None
+    if mcp:
+        from qa.mcp_server import make_mcp
+
+        server = make_mcp(index)
+        # Stateless and plain JSON: every tool call is one POST, nothing is kept per client. On
+        # loopback the SDK also refuses other Host and Origin headers (DNS rebinding).
+        server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True, json_response=True, host=host)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        async with server.session_manager.run() if server is not None else contextlib.nullcontext():
+            yield
+
+    site = FastAPI(title="qa", summary="Cited extractive answers from your documents", version=_version(),
+                   docs_url="/docs", redoc_url=None, lifespan=lifespan)
+    site.include_router(make_api(index, access))
+    if server is not None:
+        from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+
+        site.router.routes.append(Route("/mcp", Guarded(StreamableHTTPASGIApp(server.session_manager), access)))
+    # Gradio keeps a copy of the page's config per session (see SESSION_CAPACITY).
+    demo.state_session_capacity = SESSION_CAPACITY
     options = getattr(demo, "qa_launch_options", {})
-    return demo.launch(
-        server_name=host, server_port=port, auth=auth, max_file_size=max_upload_bytes,
-        prevent_thread_lock=not block, quiet=quiet, show_error=False, ssr_mode=False, footer_links=["api"],
-        state_session_capacity=SESSION_CAPACITY,
-        **options,
-    )
+    return gr.mount_gradio_app(site, demo, path="/", auth=auth, show_error=False, max_file_size=max_upload_bytes,
+                               ssr_mode=False, footer_links=["api"], server_name=host, **options)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qa")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (OSError when the port is taken: said before anything starts)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def launch(demo, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
+           max_upload_bytes: int = MAX_UPLOAD_BYTES, block: bool = True, quiet: bool = False,
+           api_token: str | None = None, mcp: bool = False) -> Served:
+    """Serve `demo` (made by make_app) with the JSON API beside it, one process, one port; with
+    block=False return at once (the server runs in a thread: `.close()` stops it)."""
+    import uvicorn
+
+    site = make_site(demo, host=host, auth=auth, api_token=api_token, mcp=mcp, max_upload_bytes=max_upload_bytes)
+    sock = listen(host, port)
+    config = uvicorn.Config(site, log_level="error" if quiet else "warning", access_log=False,
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="qa-serve", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise OSError(f"the server on {host}:{port} stopped while starting")
+        time.sleep(0.02)
+    shown = f"[{host}]" if ":" in host else host
+    served = Served(server, thread, f"http://{shown}:{port}/", demo)
+    if block:
+        served.block()
+    return served
 
 
 def open_index(index: str | Path | None, sources: str | Path | None, demo: bool = False) -> Index:
@@ -99,7 +201,8 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 
 def serve(index: str | Path | None = None, sources: str | Path | None = None, host: str = "127.0.0.1",
           port: int = 7860, auth: str | None = None, max_upload_mb: float = 50,
-          reranker: str | Path | None = None, demo: bool = False) -> None:
+          reranker: str | Path | None = None, demo: bool = False, api_token: str | None = None,
+          mcp: bool = False) -> None:
     started = time.perf_counter()
     limit_malloc_arenas()
     credentials = parse_auth(auth)
@@ -118,15 +221,13 @@ def serve(index: str | Path | None = None, sources: str | Path | None = None, ho
         print(f"qa: WARNING: {warning}", file=sys.stderr, flush=True)
     limit = int(max_upload_mb * 2**20)
     demo = make_app(ix, folder, max_upload_bytes=limit)
-    launch(demo, host, port, credentials, limit, block=False, quiet=True)
+    served = launch(demo, host, port, credentials, limit, block=False, quiet=True, api_token=api_token, mcp=mcp)
     warm.join()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{port}"
     uploads = f"uploads go to {folder}" if folder else "uploads are off: give --sources FOLDER"
-    print(f"qa: serving {ix.path} at http://{shown}:{port} ({uploads}; ready in "
+    print(f"qa: serving {ix.path} at {url} ({uploads}; ready in "
           f"{time.perf_counter() - started:.1f} s; Ctrl-C stops)", file=sys.stderr, flush=True)
-    try:
-        demo.block_thread()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        demo.close()
+    print(f"qa: JSON API at {url}/api (docs at {url}/docs)" + (f", MCP at {url}/mcp" if mcp else ""),
+          file=sys.stderr, flush=True)
+    served.block()
