@@ -32,6 +32,8 @@ def _tidy(text: str) -> str:
 def render(answer, width: int = 100) -> str:
     """Human-readable answer: the answering sentence first, then numbered cited passages."""
     out = []
+    if answer.short_answer:
+        out.append(f"Answer: {_tidy(answer.short_answer)}")
     if answer.found:
         out.append(textwrap.fill(_tidy(answer.passages[0].answer), width))
         out.append("")
@@ -213,7 +215,14 @@ def eval_(
         typer.echo(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
-            if key == "test_curve":
+            if key == "short_curve":
+                typer.echo("short answers by confidence threshold:")
+                typer.echo("threshold  coverage  exact_match     f1")
+                for c in value:
+                    em = "—" if c["exact_match"] is None else f"{c['exact_match']:.3f}"
+                    f = "—" if c["f1"] is None else f"{c['f1']:.3f}"
+                    typer.echo(f"{c['threshold']:9.2f}  {c['coverage']:8.3f}  {em:>11}  {f:>5}")
+            elif key == "test_curve":
                 typer.echo("threshold  answerable_found  answered_correctly  unanswerable_rejected")
                 for c in value:
                     typer.echo(f"{c['threshold']:9.2f}  {c['answerable_found']:16.3f}  {c['answered_correctly']:18.3f}  {c['unanswerable_rejected']:21.3f}")

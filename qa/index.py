@@ -22,8 +22,9 @@ from qa.embed import PRECISIONS, Embedder, default_precision
 from qa.errors import (IndexIncompatible, IndexUnreadable, InvalidInput, InvalidType, NoSources, QAError)
 from qa.ingest import BulkEncode, PreparedDocument, embed_with_cache, prepare
 from qa.search import Query, retrieve
-from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, LexicalSettings, SearchSettings, default_index,
-                         default_sources)
+from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, LexicalSettings, SearchSettings,
+                         ShortAnswerSettings, default_index, default_sources)
+from qa.span import with_short_answers
 from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
 from qa.stores import IndexedDocument, Snapshot, Writer, open_store
 from qa.stores.base import write_failure
@@ -131,6 +132,7 @@ class Index:
         reranker: str | Path | None = None,
         lexical: LexicalSettings = LexicalSettings(),
         embedder: Embedder | None = None,
+        short_answers: ShortAnswerSettings = ShortAnswerSettings(),
     ):
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
@@ -144,7 +146,9 @@ class Index:
         attribute can be set later too. `lexical`: BM25's k1 and b, applied when the BM25 index is
         next written (every build or update rewrites it). `embedder`: an object that encodes as
         `qa.embed.Embedder` does (name, dim, encode, encode_with_sentences, token_counter), used
-        instead of the model named by `model` and `precision` (evaluation remembers vectors so)."""
+        instead of the model named by `model` and `precision` (evaluation remembers vectors so).
+        `short_answers`: whether and from which confidence the first passage carries a short
+        answer inside its highlighted sentence (qa.span)."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         if precision is not None and precision not in PRECISIONS:
@@ -158,6 +162,7 @@ class Index:
         self.reranker = reranker
         self.lexical = lexical
         self._embedder = embedder
+        self.short_settings = short_answers
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -235,8 +240,11 @@ class Index:
 
                 hits = rerank(hits, question, Reranker.shared(self.reranker), settings.rerank_depth,
                               settings.rerank_weight)
-            found, scored = select(question, qvec, hits, snap.idf(q_terms), embedder.encode, k, self.answer_settings)
-        passages = tuple(to_passage(s) for s in scored)
+            # One passage more than asked for: the short answer's confidence reads the first
+            # passage's lead over the second (select's first k passages do not depend on k).
+            found, scored = select(question, qvec, hits, snap.idf(q_terms), embedder.encode, max(k, 2),
+                                   self.answer_settings)
+        passages = with_short_answers(question, tuple(to_passage(s) for s in scored), found, self.short_settings)[:k]
         if not found:
             notes.append("the sources do not answer this; the closest passages are shown")
         return Answer(question, found, passages, tuple(notes))
