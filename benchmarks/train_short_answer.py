@@ -64,7 +64,7 @@ class Table:
         self.starts.append(len(self.labels))
         for fs, label in zip(features, labels):
             row = len(self.labels)
-            for f in set(fs):
+            for f in fs:  # a feature named twice counts twice, as qa.span scores it
                 self.rows.append(row)
                 self.cols.append(self.names.setdefault(f, len(self.names)))
             self.labels.append(label)
@@ -113,7 +113,7 @@ def gold_sentences(articles: list[dict], keep: list[int], names: dict[str, int])
                 golds = {squad_normalize(g["text"]) for g in qa["answers"]}
                 labels = [squad_normalize(c.text(sentence, k)) in golds for k in range(len(c.spans))]
                 if any(labels):
-                    table.add(c.features, labels)
+                    table.add([c.features(k) for k in range(len(c.spans))], labels)
                     article_of.append(a)
     return table, article_of
 
@@ -129,7 +129,7 @@ def first_passages(rows: list[dict], names: dict[str, int]) -> tuple[Table, list
         p = row["passages"][0]
         c = candidates(row["question"], p["sentence"])
         if c.spans:
-            table.add(c.features, [False] * len(c.spans))
+            table.add([c.features(k) for k in range(len(c.spans))], [False] * len(c.spans))
             after = row["passages"][1]["score"] if len(row["passages"]) > 1 else 0.0
             asked.append(Asked(row["article"], row["question"], row["answers"], p["sentence"], p["score"],
                                p["score"] - after, c))
@@ -280,23 +280,23 @@ def train(dump_file: Path, out: Path, l2: float, min_count: int, target_em: floa
     for fold in range(FOLDS):
         weights = fit_confidence([s for s in shown if s.article % FOLDS != fold])
         points += [(confidence(s.features, weights), s.exact, s.f1) for s in shown if s.article % FOLDS == fold]
-    thresholds = [round(0.05 * i, 2) for i in range(20)]
-    tune_curve = curve(points, len(rows), thresholds)
-    ok = [c for c in tune_curve if c["exact_match"] is not None and c["exact_match"] >= target_em
-          and c["f1"] >= target_f1]
-    chosen = max(ok, key=lambda c: c["coverage"]) if ok else tune_curve[-1]
+    fine = curve(points, len(rows), [round(0.01 * i, 2) for i in range(100)])
+    ok = [c for c in fine if c["exact_match"] is not None and c["exact_match"] >= target_em and c["f1"] >= target_f1]
+    chosen = max(ok, key=lambda c: (c["coverage"], -c["threshold"])) if ok else fine[-1]
+    tune_curve = curve(points, len(rows), [round(0.05 * i, 2) for i in range(20)])
     for c in tune_curve:
-        log(f"{c}{' <- chosen' if c is chosen else ''}")
+        log(str(c))
+    log(f"chosen: {chosen}")
 
     Xg, labels, starts = gold
     w = fit_scorer(Xg, labels, starts, l2)
     kept_names = [name for name, i in sorted(names.items(), key=lambda kv: kv[1]) if keep[i]]
-    scorer = {name: round(float(x), 4) for name, x in zip(kept_names, w) if abs(x) >= 1e-3}
+    scorer = {name: round(float(x), 3) for name, x in zip(kept_names, w) if abs(x) >= 0.005}
     data = {
         "about": "qa.span short-answer weights, trained on SQuAD v1.1 dev articles 1-24 by benchmarks/train_short_answer.py",
         "training": {"articles": "1-24", "gold_sentences": len(starts), "first_passages": len(shown),
                      "l2": l2, "min_count": min_count, "target_exact_match": target_em, "target_f1": target_f1,
-                     "curve_out_of_fold": tune_curve},
+                     "chosen_out_of_fold": chosen, "curve_out_of_fold": tune_curve},
         "threshold": chosen["threshold"],
         "confidence": fit_confidence(shown),
         "features": dict(sorted(scorer.items())),
@@ -315,10 +315,12 @@ def main() -> None:
     t = sub.add_parser("train", help="fit the scorer and the confidence on a tune dump; write the weights")
     t.add_argument("--dump", type=Path, default=DUMPS / "tune.jsonl")
     t.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "qa" / "span_weights.json")
-    t.add_argument("--l2", type=float, default=1.0)
+    t.add_argument("--l2", type=float, default=3.0)
     t.add_argument("--min-count", type=int, default=3)
-    t.add_argument("--target-em", type=float, default=0.70, help="exact match the threshold must keep (out of fold)")
-    t.add_argument("--target-f1", type=float, default=0.78)
+    # The targets are EM 0.65 and F1 0.75 where an answer is shown (on articles 25-48):
+    # the threshold keeps a margin over them on articles 1-24, out of fold.
+    t.add_argument("--target-em", type=float, default=0.68, help="exact match the threshold must keep (out of fold)")
+    t.add_argument("--target-f1", type=float, default=0.76, help="F1 the threshold must keep (out of fold)")
     args = ap.parse_args()
     if args.command == "dump":
         dump(args.split, args.out or DUMPS / f"{args.split}.jsonl", args.limit)

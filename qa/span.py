@@ -11,6 +11,7 @@ score into a confidence; below the threshold (chosen on the same articles) there
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -154,11 +155,13 @@ def _is_year(text: str) -> bool:
 _FOCUS_KINDS = {
     "date": "year years date dates day days month months century centuries decade decades time era period season when".split(),
     "percent": "percentage percent proportion share fraction rate".split(),
-    "count": "number amount many total count".split(),
+    "count": "number amount many total count average size population score figure level".split(),
     "money": "cost price money sum budget salary revenue worth fee fine".split(),
     "person": """person people man woman men women president king queen leader author writer player coach
         director minister emperor pope scientist artist architect founder inventor chairman ceo son daughter
-        father mother wife husband general bishop student professor who whom whose""".split(),
+        father mother wife husband general bishop student professor inspector official officer councillor
+        member manager governor mayor senator judge poet composer painter philosopher engineer physicist
+        chemist actor singer quarterback who whom whose""".split(),
     "place": """city cities country countries state states place places region regions continent town area
         county river island location province district street building nation capital where""".split(),
     "org": """company companies organization organisation team teams group university party band agency
@@ -197,11 +200,8 @@ def read_question(question: str) -> QuestionInfo:
         nxt = lowers[at + 1] if at + 1 < len(tokens) else ""
         if wh == "how" and nxt in _HOW:
             wh = f"how {nxt}"
-        elif wh in ("what", "which", "whose") and at + 1 < len(tokens) and tokens[at + 1].kind in ("word", "cap"):
-            focus = nxt
-            # "what type of building": the word after "of" says more than "type"
-            if focus in _GENERIC_FOCUS and at + 3 < len(tokens) and lowers[at + 2] == "of":
-                focus = lowers[at + 3]
+        elif wh in ("what", "which", "whose"):
+            focus = _focus(tokens, at + 1)
         elif wh == "how" and at + 1 < len(tokens) and tokens[at + 1].kind in ("word", "cap"):
             focus = nxt
         if wh in ("how many", "how much") and at + 2 < len(tokens) and tokens[at + 2].kind in ("word", "cap"):
@@ -212,12 +212,39 @@ def read_question(question: str) -> QuestionInfo:
     after = frozenset(t.stem for t in content if at is not None and t.start > tokens[at].start)
     wh_next = wh_prev = ""
     if at is not None:
-        skip = at + len(wh.split()) + (1 if focus and lowers[at + len(wh.split()):at + len(wh.split()) + 1] == [focus] else 0)
+        skip = at + len(wh.split())
+        if focus and focus in lowers[skip : skip + 6]:
+            skip = lowers.index(focus, skip) + 1
         nxt = next((t for t in tokens[skip:] if t.kind != "func"), None)
         wh_next = nxt.stem if nxt is not None and nxt.kind in ("word", "cap", "num") else ""
         prev = next((t for t in reversed(tokens[:at]) if t.kind != "func"), None)
         wh_prev = prev.stem if prev is not None and prev.kind in ("word", "cap", "num") else ""
     return QuestionInfo(wh, focus, kind, stems, after, wh_next, wh_prev)
+
+
+_COPULAS = frozenset("is was are were".split())
+_DETERMINERS = frozenset("the a an".split())
+
+
+def _focus(tokens: list[Token], at: int) -> str:
+    """The word a "what"/"which" asks about: "year" in "what year…", "building" in "what type of
+    building…", "caseload" in "what was the average caseload…" (the last word of the phrase
+    after a copula and an article; a known answer-type word wins wherever it stands)."""
+    lowers = [t.lower for t in tokens]
+    after_copula = at + 1 < len(tokens) and lowers[at] in _COPULAS and lowers[at + 1] in _DETERMINERS
+    k = at + 2 if after_copula else at
+    run = []
+    while k < len(tokens) and tokens[k].kind in ("word", "cap") and len(run) < 4:
+        run.append(lowers[k])
+        k += 1
+    if not run:
+        return ""
+    if run[0] in _GENERIC_FOCUS and k + 1 < len(tokens) and lowers[k] == "of" and tokens[k + 1].kind in ("word", "cap"):
+        return lowers[k + 1]  # "what type of building": the word after "of" says more than "type"
+    known = [w for w in run if w in _FOCUS_KIND or w.rstrip("s") in _FOCUS_KIND]
+    if known:
+        return known[0]
+    return run[-1] if after_copula else run[0]
 
 
 def _kind(wh: str, focus: str, lowers: list[str]) -> str:
@@ -243,122 +270,226 @@ def _kind(wh: str, focus: str, lowers: list[str]) -> str:
 
 
 # -- what a candidate looks like, and where it stands ----------------------------------------------
-def _shape(tokens: list[Token], i: int, j: int) -> list[str]:
-    span = tokens[i : j + 1]
-    lowers = [t.lower for t in span]
-    words = [t for t in span if t.kind in ("word", "cap")]
-    has_num = any(t.kind == "num" for t in span) or any(w in _NUMBER_WORDS for w in lowers)
-    tags = []
-    if any(t.kind == "num" for t in span):
-        tags.append("digit")
-    if has_num:
-        tags.append("num")
-    if any(_is_year(t.text) or (t.text.endswith("s") and _is_year(t.text[:-1])) for t in span):
-        tags.append("year")
-    if any(w in _MONTHS for w in lowers):
-        tags.append("month")
-    if any(w in _CURRENCY for w in lowers) or (has_num and any(w in _SCALE for w in lowers) and "£" in lowers):
-        tags.append("money")
-    if "%" in lowers or "percent" in lowers or ("per" in lowers and "cent" in lowers):
-        tags.append("percent")
-    if has_num and any(w in _DURATION for w in lowers):
-        tags.append("duration")
-    if has_num and any(w in _UNITS for w in lowers):
-        tags.append("unit")
-    if has_num and any(w in _SCALE for w in lowers):
-        tags.append("scale")
-    if sum(t.kind == "num" for t in span) >= 2 and any(w in ("to", "and", "-", "–", "or") for w in lowers):
-        tags.append("range")
-    if lowers[0] in _QUANTITY_OPENERS:
-        tags.append("approx")
-    if words and all(t.kind == "cap" for t in words):
-        tags.append("allcap")
-    elif any(t.kind == "cap" for t in words):
-        tags.append("somecap")
-    elif words and not has_num:
-        tags.append("lower")
-    if not words and has_num:
-        tags.append("pure_num")
-    if any(t.kind == "func" for t in span):
-        tags.append("func_inside")
-    if 0 < i and j + 1 < len(tokens) and tokens[i - 1].text in _OPEN_QUOTES and tokens[j + 1].text in _CLOSE_QUOTES:
-        tags.append("quoted")
-    if 0 < i and tokens[i - 1].text == "(":
-        tags.append("paren")
-    if i == 0:
-        tags.append("first")
-    n = j - i + 1
-    tags.append(f"len{n if n <= 4 else '5+' if n <= 6 else '7+'}")
-    return tags
-
-
 def _bucket(d: int) -> str:
     return str(d) if d <= 3 else "4-5" if d <= 5 else "6-9" if d <= 9 else "10+"
 
 
-def candidate_features(q: QuestionInfo, tokens: list[Token], i: int, j: int, matched: list[int]) -> list[str]:
-    """The named features of tokens[i..j] as the answer to q; `matched` are the indices of the
-    sentence's tokens whose stem is one of the question's content words."""
-    kind, wh = q.kind, q.wh or "none"
-    shape = _shape(tokens, i, j)
-    feats = [f"s:{s}" for s in shape] + [f"ks:{kind}:{s}" for s in shape] + [f"ws:{wh}:{s}" for s in shape]
-    if q.focus:
-        feats += [f"fs:{q.focus}:{s}" for s in shape if not s.startswith("len")]
-    left = tokens[i - 1].lower if i > 0 else "<s>"
-    right = tokens[j + 1].lower if j + 1 < len(tokens) else "</s>"
-    feats += [f"l:{left}", f"r:{right}", f"kl:{kind}:{left}", f"kr:{kind}:{right}"]
-    last = tokens[j].lower
-    feats += [f"kw:{kind}:{last}", f"kf:{kind}:{tokens[i].lower}"]
-    # Word endings stand in for parts of speech ("-tion" a noun, "-ed" a verb, "-ly" an adverb),
-    # and a span whose neighbours are function words or punctuation is a whole phrase.
-    if tokens[j].kind == "word":
-        feats.append(f"ks3:{kind}:{last[-3:]}")
-    if tokens[i].kind == "word":
-        feats.append(f"kp3:{kind}:{tokens[i].lower[-3:]}")
-    left_kind = tokens[i - 1].kind if i > 0 else "start"
-    right_kind = tokens[j + 1].kind if j + 1 < len(tokens) else "end"
-    feats += [f"kb:{kind}:{left_kind}:{right_kind}"]
-    # Repeating the question is not answering it.
-    content = [t for t in tokens[i : j + 1] if t.kind in ("word", "cap", "num")]
-    repeated = sum(t.stem in q.stems for t in content)
-    overlap = "none" if not repeated else "all" if repeated == len(content) else "some"
-    feats += [f"o:{overlap}", f"ko:{kind}:{overlap}"]
-    if q.focus:
+_BREAKS = frozenset(", ; : ( ) — –".split())
+_JOINERS = frozenset("to and - – or".split())
+_LENGTH_TAGS = ("", "len1", "len2", "len3", "len4", "len5+", "len5+", "len7+")
+_FLAGS = ("digit", "numword", "year", "month", "currency", "percent", "duration", "unit", "scale", "joiner",
+          "cap", "word", "func", "content", "matched", "matched_after", "matched_before", "focus", "break")
+
+
+class Sentence:
+    """One sentence read for one question: every token's flags as running counts, so that what a
+    candidate span looks like and where it stands take the same few lookups whatever its length.
+
+    A candidate's named features are those of its first token's side (`start`), of its last
+    token's side (`end`), of its shape tags (`tag`) and of the span as a whole (`own`); `score`
+    sums their weights with the first three cached, which keeps a sentence's ~60 candidates
+    within a millisecond or two."""
+
+    def __init__(self, q: QuestionInfo, tokens: list[Token]):
+        self.q, self.tokens = q, tokens
         focus = q.focus.rstrip("s")
-        if any(t.lower.rstrip("s") == focus for t in tokens[i : j + 1]):
+        counts = {f: [0] for f in _FLAGS}
+        for k, t in enumerate(tokens):
+            low = t.lower
+            content = t.kind in ("word", "cap", "num")
+            matched = content and t.stem in q.stems
+            flags = {
+                "digit": t.kind == "num",
+                "numword": low in _NUMBER_WORDS,
+                "year": _is_year(t.text) or (t.text.endswith("s") and _is_year(t.text[:-1])),
+                "month": low in _MONTHS,
+                "currency": low in _CURRENCY,
+                "percent": low in ("%", "percent") or (low == "cent" and k > 0 and tokens[k - 1].lower == "per"),
+                "duration": low in _DURATION,
+                "unit": low in _UNITS,
+                "scale": low in _SCALE,
+                "joiner": low in _JOINERS,
+                "cap": t.kind == "cap",
+                "word": t.kind == "word",
+                "func": t.kind == "func",
+                "content": content,
+                "matched": matched,
+                "matched_after": matched and t.stem in q.after_wh,
+                "matched_before": matched and t.stem not in q.after_wh,
+                "focus": bool(focus) and low.rstrip("s") == focus,
+                "break": t.text in _BREAKS,
+            }
+            for f in _FLAGS:
+                counts[f].append(counts[f][-1] + flags[f])
+        self.counts = counts
+        self.matched = [k for k, t in enumerate(tokens) if t.kind in ("word", "cap", "num") and t.stem in q.stems]
+        self._start: dict[int, list[str]] = {}
+        self._end: dict[int, list[str]] = {}
+        self._tag: dict[str, list[str]] = {}
+        self._sums: dict[tuple[str, object], float] = {}
+
+    def count(self, flag: str, i: int, j: int) -> int:
+        """How many of tokens[i..j] (inclusive; empty when j < i) have the flag."""
+        c = self.counts[flag]
+        return c[j + 1] - c[i] if j >= i else 0
+
+    def shape(self, i: int, j: int) -> list[str]:
+        k = self.counts  # running counts: how many of tokens[i..j] have a flag is k[flag][j + 1] - k[flag][i]
+        a, b = i, j + 1
+        digits = k["digit"][b] - k["digit"][a]
+        has_num = digits > 0 or k["numword"][b] - k["numword"][a] > 0
+        caps, lowers = k["cap"][b] - k["cap"][a], k["word"][b] - k["word"][a]
+        tags = []
+        if digits:
+            tags.append("digit")
+        if k["year"][b] - k["year"][a]:
+            tags.append("year")
+        if k["month"][b] - k["month"][a]:
+            tags.append("month")
+        if has_num:
+            tags.append("num")
+            for flag in ("duration", "unit", "scale"):
+                if k[flag][b] - k[flag][a]:
+                    tags.append(flag)
+        if k["currency"][b] - k["currency"][a]:
+            tags.append("money")
+        if k["percent"][b] - k["percent"][a]:
+            tags.append("percent")
+        if digits >= 2 and k["joiner"][b] - k["joiner"][a]:
+            tags.append("range")
+        tokens = self.tokens
+        if tokens[i].lower in _QUANTITY_OPENERS:
+            tags.append("approx")
+        if caps and not lowers:
+            tags.append("allcap")
+        elif caps:
+            tags.append("somecap")
+        elif lowers and not has_num:
+            tags.append("lower")
+        if not caps + lowers and has_num:
+            tags.append("pure_num")
+        if k["func"][b] - k["func"][a]:
+            tags.append("func_inside")
+        if 0 < i and j + 1 < len(tokens) and tokens[i - 1].text in _OPEN_QUOTES and tokens[j + 1].text in _CLOSE_QUOTES:
+            tags.append("quoted")
+        if 0 < i and tokens[i - 1].text == "(":
+            tags.append("paren")
+        if i == 0:
+            tags.append("first")
+        n = j - i + 1
+        tags.append(_LENGTH_TAGS[min(n, 7)])
+        return tags
+
+    def start(self, i: int) -> list[str]:
+        """Features of the candidate's left edge: the word before it, its first word, the
+        question's words just before it."""
+        if i not in self._start:
+            q, tokens, kind = self.q, self.tokens, self.q.kind
+            left = tokens[i - 1].lower if i > 0 else "<s>"
+            first = tokens[i]
+            near = len({tokens[m].stem for m in self.matched if i - 4 <= m < i})
+            feats = [f"l:{left}", f"kl:{kind}:{left}", f"kf:{kind}:{first.lower}", f"wl:{min(near, 3)}",
+                     f"kwl:{kind}:{min(near, 3)}"]
+            if first.kind == "word":  # word endings stand in for parts of speech ("-tion", "-ed", "-ly")
+                feats.append(f"kp3:{kind}:{first.lower[-3:]}")
+            if i > 0 and self.count("focus", i - 1, i - 1):
+                feats.append("focus_left")
+            if i > 0 and self.count("matched", i - 1, i - 1):
+                feats.append(f"lm:{kind}")
+            # "…beat which team?" / "…beat the Panthers": the question's word before its wh-word
+            # stands just before the answer.
+            if q.wh_prev:
+                d = next((i - m for m in range(i - 1, max(-1, i - 8), -1) if tokens[m].stem == q.wh_prev), None)
+                if d is not None:
+                    feats.append(f"whp:{kind}:{_bucket(d)}")
+            self._start[i] = feats
+        return self._start[i]
+
+    def end(self, j: int) -> list[str]:
+        """Features of the candidate's right edge, as `start` for the left one."""
+        if j not in self._end:
+            q, tokens, kind = self.q, self.tokens, self.q.kind
+            right = tokens[j + 1].lower if j + 1 < len(tokens) else "</s>"
+            last = tokens[j]
+            near = len({tokens[m].stem for m in self.matched if j < m <= j + 4})
+            feats = [f"r:{right}", f"kr:{kind}:{right}", f"kw:{kind}:{last.lower}", f"wr:{min(near, 3)}",
+                     f"kwr:{kind}:{min(near, 3)}"]
+            if last.kind == "word":
+                feats.append(f"ks3:{kind}:{last.lower[-3:]}")
+            if j + 1 < len(tokens) and self.count("focus", j + 1, j + 1):
+                feats.append("focus_right")
+            if j + 1 < len(tokens) and self.count("matched", j + 1, j + 1):
+                feats.append(f"rm:{kind}")
+            # "Who recovered the fumble?" / "…Trevathan recovered it": the question's word after
+            # its wh-word stands just after the answer.
+            if q.wh_next:
+                d = next((m - j for m in range(j + 1, min(len(tokens), j + 8)) if tokens[m].stem == q.wh_next), None)
+                if d is not None:
+                    feats.append(f"whn:{kind}:{_bucket(d)}")
+            self._end[j] = feats
+        return self._end[j]
+
+    def tag(self, tag: str) -> list[str]:
+        """Features of one shape tag: alone, with the answer kind, the wh-word and the focus word."""
+        if tag not in self._tag:
+            q = self.q
+            feats = [f"s:{tag}", f"ks:{q.kind}:{tag}", f"ws:{q.wh or 'none'}:{tag}"]
+            if q.focus and not tag.startswith("len"):
+                feats.append(f"fs:{q.focus}:{tag}")
+            self._tag[tag] = feats
+        return self._tag[tag]
+
+    def own(self, i: int, j: int) -> list[str]:
+        """Features of the span as a whole: does it repeat the question, how close it stands to
+        the question's words in the sentence, on which side, and in the same clause or not."""
+        k, kind, n = self.counts, self.q.kind, len(self.tokens)
+        matched = k["matched"]
+        left_kind = self.tokens[i - 1].kind if i > 0 else "start"
+        right_kind = self.tokens[j + 1].kind if j + 1 < n else "end"
+        repeated, content = matched[j + 1] - matched[i], k["content"][j + 1] - k["content"][i]
+        overlap = "none" if not repeated else "all" if repeated == content else "some"
+        feats = [f"kb:{kind}:{left_kind}:{right_kind}", f"o:{overlap}", f"ko:{kind}:{overlap}"]
+        if k["focus"][j + 1] - k["focus"][i]:
             feats.append("focus_in")
-        if j + 1 < len(tokens) and tokens[j + 1].lower.rstrip("s") == focus:
-            feats.append("focus_right")
-        if i > 0 and tokens[i - 1].lower.rstrip("s") == focus:
-            feats.append("focus_left")
-    # Closeness to the question's words in the sentence, and on which side of them.
-    outside = [m for m in matched if m < i or m > j]
-    stems_left = {tokens[m].stem for m in outside if i - 4 <= m < i}
-    stems_right = {tokens[m].stem for m in outside if j < m <= j + 4}
-    feats += [f"wl:{min(len(stems_left), 3)}", f"wr:{min(len(stems_right), 3)}",
-              f"kwl:{kind}:{min(len(stems_left), 3)}", f"kwr:{kind}:{min(len(stems_right), 3)}"]
-    if i > 0 and (i - 1) in outside:
-        feats.append(f"lm:{kind}")
-    if j + 1 < len(tokens) and (j + 1) in outside:
-        feats.append(f"rm:{kind}")
-    # "Who recovered the fumble?" / "…but Trevathan recovered it": the question's word next to its
-    # wh-word stands next to the answer, on the same side.
-    if q.wh_next and j + 1 < len(tokens) and tokens[j + 1].stem == q.wh_next:
-        feats.append(f"whn:{kind}")
-    if q.wh_prev and i > 0 and tokens[i - 1].stem == q.wh_prev:
-        feats.append(f"whp:{kind}")
-    if outside:
-        d = min(i - m if m < i else m - j for m in outside)
-        near = sum(1 for m in outside if (i - m if m < i else m - j) <= 4)
-        feats += [f"d:{_bucket(d)}", f"kd:{kind}:{_bucket(d)}", f"near:{min(near, 4)}"]
-        agree = sum((tokens[m].stem in q.after_wh) == (m > j) for m in outside)
-        share = agree / len(outside)
-        feats.append(f"order:{'hi' if share >= 0.75 else 'mid' if share >= 0.4 else 'lo'}")
-        left_side = sum(m < i for m in outside)
-        feats.append(f"side:{'left' if left_side == len(outside) else 'right' if left_side == 0 else 'both'}")
-    else:
-        feats.append("d:none")
-    return feats
+        left, right = matched[i], matched[n] - matched[j + 1]
+        if not left + right:
+            feats.append("d:none")
+            return feats
+        # the nearest of the question's words on each side, and the clause punctuation between
+        where = self.matched
+        at = bisect.bisect_left(where, i)
+        before = where[at - 1] if left else None
+        after = where[bisect.bisect_right(where, j)] if right else None
+        breaks = k["break"]
+        if before is not None and (after is None or i - before <= after - j):
+            d, cut = i - before, breaks[i] - breaks[before + 1]
+        else:
+            d, cut = after - j, breaks[after] - breaks[j + 1]
+        near = matched[i] - matched[max(0, i - 4)] + matched[min(n, j + 5)] - matched[j + 1]
+        share = (k["matched_before"][i] + k["matched_after"][n] - k["matched_after"][j + 1]) / (left + right)
+        d = _bucket(d)
+        order = "hi" if share >= 0.75 else "mid" if share >= 0.4 else "lo"
+        side = "left" if not right else "right" if not left else "both"
+        feats += [f"kbr:{kind}:{min(cut, 2)}", f"d:{d}", f"kd:{kind}:{d}", f"near:{min(near, 4)}", f"order:{order}",
+                  f"side:{side}", f"kdo:{kind}:{d}:{order}", f"kso:{kind}:{side}:{order}:{min(near, 2)}"]
+        return feats
+
+    def features(self, i: int, j: int, tags: list[str]) -> list[str]:
+        out = self.start(i) + self.end(j) + self.own(i, j)
+        for t in tags:
+            out += self.tag(t)
+        return out
+
+    def score(self, i: int, j: int, tags: list[str], weights: dict[str, float]) -> float:
+        total = self._sum(("s", i), self.start, i, weights) + self._sum(("e", j), self.end, j, weights)
+        for t in tags:
+            total += self._sum(("t", t), self.tag, t, weights)
+        return total + sum(weights.get(f, 0.0) for f in self.own(i, j))
+
+    def _sum(self, key, part, arg, weights: dict[str, float]) -> float:
+        if key not in self._sums:
+            self._sums[key] = sum(weights.get(f, 0.0) for f in part(arg))
+        return self._sums[key]
 
 
 # -- scoring -----------------------------------------------------------------------------------------
@@ -405,30 +536,38 @@ def required(kind: str, shape: list[str]) -> bool:
 
 @dataclass(frozen=True)
 class Candidates:
-    """The candidate spans of one sentence for one question, with their named features."""
+    """The candidate spans of one sentence for one question, with their shapes."""
 
     question: QuestionInfo
-    tokens: list[Token]
+    sentence: Sentence
     spans: list[tuple[int, int]]  # (first, last) token index
-    features: list[list[str]]
+    shapes: list[list[str]]
     matched_share: float  # share of the question's content words the sentence holds
+
+    @property
+    def tokens(self) -> list[Token]:
+        return self.sentence.tokens
 
     def text(self, sentence: str, k: int) -> str:
         i, j = self.spans[k]
         return sentence[self.tokens[i].start : self.tokens[j].end]
 
+    def features(self, k: int) -> list[str]:
+        i, j = self.spans[k]
+        return self.sentence.features(i, j, self.shapes[k])
+
 
 def candidates(question: str | QuestionInfo, sentence: str) -> Candidates:
     q = read_question(question) if isinstance(question, str) else question
-    tokens = tokenize(sentence)
-    matched = [k for k, t in enumerate(tokens) if t.kind in ("word", "cap", "num") and t.stem in q.stems]
-    share = len({tokens[k].stem for k in matched}) / len(q.stems) if q.stems else 0.0
-    spans, feats = [], []
-    for i, j in candidate_spans(tokens):
-        if required(q.kind, _shape(tokens, i, j)):
+    read = Sentence(q, tokenize(sentence))
+    share = len({read.tokens[k].stem for k in read.matched}) / len(q.stems) if q.stems else 0.0
+    spans, shapes = [], []
+    for i, j in candidate_spans(read.tokens):
+        shape = read.shape(i, j)
+        if required(q.kind, shape):
             spans.append((i, j))
-            feats.append(candidate_features(q, tokens, i, j, matched))
-    return Candidates(q, tokens, spans, feats, share)
+            shapes.append(shape)
+    return Candidates(q, read, spans, shapes, share)
 
 
 @dataclass(frozen=True)
@@ -439,7 +578,8 @@ class Ranked:
 
 def rank(question: str | QuestionInfo, sentence: str, weights: dict[str, float]) -> Ranked:
     c = candidates(question, sentence)
-    return Ranked(c, [sum(weights.get(f, 0.0) for f in fs) for fs in c.features])
+    read = c.sentence
+    return Ranked(c, [read.score(i, j, shape, weights) for (i, j), shape in zip(c.spans, c.shapes)])
 
 
 def confidence_features(ranked: Ranked, passage_score: float, lead: float) -> dict[str, float]:
@@ -470,7 +610,7 @@ def confidence_features(ranked: Ranked, passage_score: float, lead: float) -> di
         "length": float(j - i + 1),
         f"kind:{kind}": 1.0,
     }
-    for tag in _shape(c.tokens, i, j):
+    for tag in c.shapes[best]:
         if not tag.startswith("len"):
             feats[f"top:{kind}:{tag}"] = 1.0
     return feats
@@ -490,7 +630,11 @@ def best_span(question: str | QuestionInfo, sentence: str, passage_score: float,
     top = max(range(len(ranked.scores)), key=ranked.scores.__getitem__)
     i, j = c.spans[top]
     start, end = c.tokens[i].start, c.tokens[j].end
-    return Span(sentence[start:end], start, end, 1.0 / (1.0 + math.exp(-x)))
+    return Span(sentence[start:end], start, end, _sigmoid(x))
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 def with_short_answers(question: str, passages: tuple[Passage, ...], found: bool,
