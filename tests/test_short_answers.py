@@ -166,7 +166,9 @@ def test_source_viewer_bolds_the_short_answer_only_inside_the_sentence():
     text = "Intro line.\nCaseloads averaged 16.4 in 2021.\n"
     a, s = text.index("Caseloads"), text.index("16.4")
     spans = {"start": a, "end": len(text) - 1, "astart": a, "aend": len(text) - 1, "sstart": s, "send": s + 4}
-    assert '<strong class="qa-short">16.4</strong>' in render_document(text, spans)
+    html = render_document(text, spans)
+    assert html.count('id="qa-doc-answer"') == 1  # one mark over the whole sentence, the short answer inside it
+    assert re.search(r'<mark class="qa-hl" id="qa-doc-answer">Caseloads averaged <strong class="qa-short">16.4</strong> in 2021\.</mark>', html)
     outside = {**spans, "sstart": 0, "send": 5}  # not inside the sentence: not something qa produced
     assert "qa-short" not in render_document(text, outside)
 

@@ -157,12 +157,13 @@ def render_document(text: str, spans: dict | None = None) -> str:
     if passage and answer and not (passage[0] <= answer[0] and answer[1] <= passage[1]):
         answer = None  # a sentence outside its passage is not something we produced
     short = (sstart, send) if answer and sstart is not None and send is not None and answer[0] <= sstart < send <= answer[1] else None
-    cuts = sorted({0, n, *(passage or ()), *(answer or ()), *(short or ())})
+    cuts = sorted({0, n, *(passage or ()), *(answer or ())})  # the sentence is one piece (it lies in its passage)
     out = []
     for a, b in zip(cuts, cuts[1:]):
         piece = esc(text[a:b])
-        if short and short[0] <= a and b <= short[1]:
-            piece = f'<strong class="qa-short">{piece}</strong>'
+        if short and a <= short[0] and short[1] <= b:
+            piece = (f'{esc(text[a:short[0]])}<strong class="qa-short">{esc(text[short[0]:short[1]])}</strong>'
+                     f'{esc(text[short[1]:b])}')
         if answer and answer[0] <= a and b <= answer[1]:
             piece = f'<mark class="qa-hl" id="qa-doc-answer">{piece}</mark>'
         if passage and passage[0] <= a and b <= passage[1]:
