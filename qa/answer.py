@@ -38,6 +38,11 @@ class Passage:
     author: str | None = None  # of the document, from its metadata or byline
     published: str | None = None  # ISO 8601 date
     url: str | None = None
+    # The short answer inside the highlighted sentence (qa.span), when qa is confident of one:
+    # document_text[short_start:short_end] == short_answer, within answer_start..answer_end.
+    short_answer: str | None = None
+    short_start: int | None = None
+    short_end: int | None = None
 
     @property
     def location(self) -> str:
@@ -54,7 +59,7 @@ class Passage:
     def to_dict(self) -> dict:
         keys = (
             "text source title start end line_start line_end page score answer answer_start answer_end also_in "
-            "author published url"
+            "author published url short_answer short_start short_end"
         ).split()
         d = {k: getattr(self, k) for k in keys}
         d["also_in"] = list(self.also_in)
@@ -72,6 +77,11 @@ class Answer:
     def answer(self) -> str | None:
         """The answering sentence as it stands in the source, when the sources answer."""
         return self.passages[0].answer if self.found and self.passages else None
+
+    @property
+    def short_answer(self) -> str | None:
+        """The short answer inside that sentence ("16.4"), when qa is confident of one."""
+        return self.passages[0].short_answer if self.found and self.passages else None
 
     def to_dict(self) -> dict:
         return {"question": self.question, "found": self.found, "passages": [p.to_dict() for p in self.passages]}

@@ -197,7 +197,14 @@ def eval_(
         typer.echo(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
-            if key == "test_curve":
+            if key == "short_curve":
+                typer.echo("short answers by confidence threshold:")
+                typer.echo("threshold  coverage  exact_match     f1")
+                for c in value:
+                    em = "—" if c["exact_match"] is None else f"{c['exact_match']:.3f}"
+                    f = "—" if c["f1"] is None else f"{c['f1']:.3f}"
+                    typer.echo(f"{c['threshold']:9.2f}  {c['coverage']:8.3f}  {em:>11}  {f:>5}")
+            elif key == "test_curve":
                 typer.echo("threshold  answerable_found  answered_correctly  unanswerable_rejected")
                 for c in value:
                     typer.echo(f"{c['threshold']:9.2f}  {c['answerable_found']:16.3f}  {c['answered_correctly']:18.3f}  {c['unanswerable_rejected']:21.3f}")

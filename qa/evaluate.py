@@ -19,7 +19,9 @@ import json
 import math
 import random
 import re
+import string
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -94,7 +96,8 @@ def eval_index(path: Path, memo: VectorMemo, settings: Settings) -> Index:
     when these settings ask for another k1/b than it was built with (the cached eval indexes are
     shared by every BM25 setting; nothing else depends on it)."""
     ix = Index(path, chunking=settings.chunk, search=settings.search, answering=settings.answer,
-               reranker=settings.model.reranker or None, lexical=settings.lexical, embedder=memo)
+               reranker=settings.model.reranker or None, lexical=settings.lexical, embedder=memo,
+               short_answers=settings.short)
     if ix.exists():
         ix.snapshot().use_bm25_params(settings.lexical)
     return ix
@@ -227,6 +230,74 @@ def _norm(s: str) -> str:
     return " ".join(s.lower().split())
 
 
+# -- the official SQuAD v1.1 answer metrics -----------------------------------------------------
+_PUNCTUATION = frozenset(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def squad_normalize(text: str) -> str:
+    """As the official SQuAD v1.1 script: lower case, punctuation and articles dropped, spaces collapsed."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, golds: tuple[str, ...] | list[str]) -> bool:
+    return any(squad_normalize(prediction) == squad_normalize(g) for g in golds)
+
+
+def f1(prediction: str, golds: tuple[str, ...] | list[str]) -> float:
+    """Token F1 against the best-matching gold answer (official SQuAD v1.1)."""
+    def one(gold: str) -> float:
+        p, g = squad_normalize(prediction).split(), squad_normalize(gold).split()
+        common = sum((Counter(p) & Counter(g)).values())
+        if common == 0:
+            return 0.0
+        precision, recall = common / len(p), common / len(g)
+        return 2 * precision * recall / (precision + recall)
+
+    return max((one(g) for g in golds), default=0.0)
+
+
+@dataclass(frozen=True)
+class ShortAnswerRecord:
+    """One question's short answer: what ask() showed, and the best candidate at any confidence."""
+
+    shown: str | None  # the first passage's short_answer
+    best: str | None  # the best candidate of its highlighted sentence, whatever its confidence
+    confidence: float  # that candidate's confidence (0 when there is none)
+    answers: tuple[str, ...]
+    sentence_holds_gold: bool
+
+
+CURVE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
+
+
+def _em_f1(pairs: list[tuple[str, tuple[str, ...]]]) -> tuple[float | None, float | None]:
+    if not pairs:
+        return None, None
+    return (round(sum(exact_match(p, g) for p, g in pairs) / len(pairs), 4),
+            round(sum(f1(p, g) for p, g in pairs) / len(pairs), 4))
+
+
+def short_answer_summary(records: list[ShortAnswerRecord]) -> dict:
+    """Coverage (share of questions whose first passage carries a short answer), exact match and
+    F1 where one is shown, the same restricted to questions whose highlighted sentence holds a
+    gold answer, and the coverage-precision curve over confidence thresholds."""
+    n = max(1, len(records))
+    shown = [(r.shown, r.answers) for r in records if r.shown is not None]
+    em, f = _em_f1(shown)
+    in_gold = [(r.shown, r.answers) for r in records if r.shown is not None and r.sentence_holds_gold]
+    em_gold, f_gold = _em_f1(in_gold)
+    curve = []
+    for t in CURVE_THRESHOLDS:
+        above = [(r.best, r.answers) for r in records if r.best is not None and r.confidence >= t]
+        c_em, c_f1 = _em_f1(above)
+        curve.append({"threshold": t, "coverage": round(len(above) / n, 4), "exact_match": c_em, "f1": c_f1})
+    return {"short_coverage": round(len(shown) / n, 4), "short_exact_match": em, "short_f1": f,
+            "short_in_gold_sentence": len(in_gold), "short_exact_match_in_gold_sentence": em_gold,
+            "short_f1_in_gold_sentence": f_gold, "short_curve": curve}
+
+
 @dataclass
 class SquadResult:
     questions: int
@@ -238,6 +309,7 @@ class SquadResult:
     passage_chars: float = 0.0  # mean length of the first 5 passages shown: recall@k is only fair read with it
     scores: list[float] = field(default_factory=list, repr=False)  # top passage score per question
     hits: list[bool] = field(default_factory=list, repr=False)  # gold answer in the highlighted sentence
+    short: list[ShortAnswerRecord] = field(default_factory=list, repr=False)
 
     def row(self) -> dict:
         return {
@@ -248,6 +320,7 @@ class SquadResult:
             "found": round(self.found, 4),
             "passage_chars": round(self.passage_chars),
             "ms_per_question": round(1000 * self.seconds_per_question, 1),
+            **(short_answer_summary(self.short) if self.short else {}),
         }
 
 
@@ -257,9 +330,12 @@ def run_squad(ix: Index, questions: list[Question], ks: tuple[int, ...] = (1, 5,
     sentence_hits, rr, found = 0, 0.0, 0
     scores, hits = [], []
     chars: list[int] = []
-    started = time.perf_counter()
+    short: list[ShortAnswerRecord] = []
+    asking = 0.0
     for q in questions:
+        started = time.perf_counter()
         answer = ix.ask(q.text, k=depth)
+        asking += time.perf_counter() - started
         chars.extend(len(p.text) for p in answer.passages[:5])
         gold = [_norm(a) for a in q.answers]
         first = next((r for r, p in enumerate(answer.passages, 1) if any(g in _norm(p.text) for g in gold)), None)
@@ -271,9 +347,25 @@ def run_squad(ix: Index, questions: list[Question], ks: tuple[int, ...] = (1, 5,
         found += answer.found
         scores.append(answer.passages[0].score if answer.passages else 0.0)
         hits.append(hit)
+        short.append(short_answer_record(ix, q, answer))
     n = max(1, len(questions))
     return SquadResult(len(questions), {k: v / n for k, v in hit_at.items()}, sentence_hits / n, rr / n, found / n,
-                       (time.perf_counter() - started) / n, float(np.mean(chars)) if chars else 0.0, scores, hits)
+                       asking / n, float(np.mean(chars)) if chars else 0.0, scores, hits, short)
+
+
+def short_answer_record(ix: Index, q: Question, answer) -> ShortAnswerRecord:
+    """What the first passage showed, and (for the curve) its best candidate at any confidence."""
+    from qa.span import best_span, load_weights
+
+    best = None
+    if answer.found and answer.passages:
+        first = answer.passages[0]
+        lead = first.score - (answer.passages[1].score if len(answer.passages) > 1 else 0.0)
+        best = best_span(q.text, first.answer, first.score, lead, load_weights(ix.short_settings.weights))
+    holds = bool(answer.passages) and any(squad_normalize(g) in squad_normalize(answer.passages[0].answer)
+                                          for g in q.answers)
+    return ShortAnswerRecord(answer.short_answer, best.text if best else None, best.confidence if best else 0.0,
+                             q.answers, holds)
 
 
 def squad_index(settings: Settings, memo: VectorMemo, articles: list[dict], keep: list[int] | None = None,

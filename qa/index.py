@@ -23,10 +23,11 @@ from qa.embed import PRECISIONS, Embedder, default_precision
 from qa.errors import IndexIncompatible, IndexMissing, IndexUnreadable, InvalidInput, InvalidType, NoSources, QAError
 from qa.ingest import BulkEncode, PreparedDocument, embed_with_cache, prepare
 from qa.search import Query, retrieve
-from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, LexicalSettings, SearchSettings, default_index,
-                         checkout_seeds, demo_index, demo_sources, demo_uploads)
+from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, LexicalSettings, SearchSettings,
+                         ShortAnswerSettings, checkout_seeds, default_index, demo_index, demo_sources, demo_uploads)
 from qa.loading import Loading
 from qa.sources import Discovery, Problem, content_hash, find_files, is_ocr_format, supported_suffixes
+from qa.span import with_short_answers
 from qa.stores import IndexedDocument, Snapshot, StoredDocument, Writer, open_store
 from qa.stores.base import write_failure
 
@@ -170,6 +171,7 @@ class Index:
         reranker: str | Path | None = None,
         lexical: LexicalSettings = LexicalSettings(),
         embedder: Embedder | None = None,
+        short_answers: ShortAnswerSettings = ShortAnswerSettings(),
     ):
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
@@ -183,7 +185,9 @@ class Index:
         attribute can be set later too. `lexical`: BM25's k1 and b, applied when the BM25 index is
         next written (every build or update rewrites it). `embedder`: an object that encodes as
         `qa.embed.Embedder` does (name, dim, encode, encode_with_sentences, token_counter), used
-        instead of the model named by `model` and `precision` (evaluation remembers vectors so)."""
+        instead of the model named by `model` and `precision` (evaluation remembers vectors so).
+        `short_answers`: whether and from which confidence the first passage carries a short
+        answer inside its highlighted sentence (qa.span)."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         if precision is not None and precision not in PRECISIONS:
@@ -197,6 +201,7 @@ class Index:
         self.reranker = reranker
         self.lexical = lexical
         self._embedder = embedder
+        self.short_settings = short_answers
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
         self._chosen: dict[tuple, frozenset[str]] = {}  # (version, sources asked for) -> document ids
@@ -283,8 +288,11 @@ class Index:
 
                 hits = rerank(hits, question, Reranker.shared(self.reranker), settings.rerank_depth,
                               settings.rerank_weight)
-            found, scored = select(question, qvec, hits, snap.idf(q_terms), embedder.encode, k, self.answer_settings)
-        passages = tuple(to_passage(s) for s in scored)
+            # One passage more than asked for: the short answer's confidence reads the first
+            # passage's lead over the second (select's first k passages do not depend on k).
+            found, scored = select(question, qvec, hits, snap.idf(q_terms), embedder.encode, max(k, 2),
+                                   self.answer_settings)
+        passages = with_short_answers(question, tuple(to_passage(s) for s in scored), found, self.short_settings)[:k]
         if not found:
             notes.append("the sources do not answer this; the closest passages are shown")
         return Answer(question, found, passages, tuple(notes))

@@ -11,6 +11,8 @@ from qa.text import tidy
 def render_text(answer: Answer, width: int = 100) -> str:
     """Human-readable answer: the answering sentence first, then numbered cited passages."""
     out = []
+    if answer.short_answer:  # the exact answer first, when qa is sure of one (qa.span)
+        out.append(f"Answer: {tidy(answer.short_answer)}")
     if answer.found:
         out.append(textwrap.fill(tidy(answer.passages[0].answer), width))
         out.append("")

@@ -115,6 +115,18 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
+class ShortAnswerSettings:
+    """The short answer inside the first passage's highlighted sentence (qa.span)."""
+
+    enabled: bool = True
+    # A short answer is shown from this confidence on. Chosen on SQuAD dev articles 1-24 by
+    # benchmarks/train_short_answer.py (recorded in qa/span_weights.json): the widest coverage whose
+    # out-of-fold exact match and F1 stay at or above 0.68 and 0.76 (docs/short-answers.md).
+    threshold: float = 0.49
+    weights: str = ""  # a weights file written by benchmarks/train_short_answer.py; "" for the shipped one
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     """Which weights encode (for evaluation runs; an Index takes `model=` and `precision=`)."""
 
@@ -131,6 +143,7 @@ class Settings:
     answer: AnswerSettings = AnswerSettings()
     model: ModelSettings = ModelSettings()
     lexical: LexicalSettings = LexicalSettings()
+    short: ShortAnswerSettings = ShortAnswerSettings()
 
     def with_overrides(self, overrides: list[str]) -> "Settings":
         """Apply "group.field=value" strings, e.g. "search.dense_weight=0.4", "chunk.max_chars=500"."""
@@ -141,7 +154,7 @@ class Settings:
             group, _, name = key.strip().partition(".")
             if group not in groups or not raw:
                 raise InvalidInput(f"bad setting {item!r}: use chunk.NAME=VALUE, search.NAME=VALUE, answer.NAME=VALUE, "
-                                   "lexical.k1|b=VALUE, model.precision=fp32|int8 or model.reranker=PATH")
+                                   "short.NAME=VALUE, lexical.k1|b=VALUE, model.precision=fp32|int8 or model.reranker=PATH")
             current = getattr(out, group)
             if name not in current.__dataclass_fields__:
                 raise InvalidInput(f"{group} has no setting {name!r}; it has {', '.join(current.__dataclass_fields__)}")

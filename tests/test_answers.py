@@ -5,7 +5,8 @@ import pytest
 from seed_questions import ANSWERABLE, UNANSWERABLE
 
 JSON_PASSAGE_KEYS = {"text", "source", "title", "start", "end", "line_start", "line_end", "page", "score",
-                     "answer", "answer_start", "answer_end", "also_in", "author", "published", "url"}
+                     "answer", "answer_start", "answer_end", "also_in", "author", "published", "url",
+                     "short_answer", "short_start", "short_end"}  # issue 21: the short answer (null when unsure)
 
 
 def _flat(s: str) -> str:
@@ -65,6 +66,12 @@ def test_answer_json_has_exactly_the_documented_schema(seeds_any_store):
         assert p["source"].startswith("seeds/")
         assert p["page"] is None
         assert isinstance(p["also_in"], list)
+        if p["short_answer"] is None:
+            assert p["short_start"] is None and p["short_end"] is None
+        else:
+            assert isinstance(p["short_answer"], str)
+            assert p["answer_start"] <= p["short_start"] < p["short_end"] <= p["answer_end"]
+            assert p["answer"][p["short_start"] - p["answer_start"]:p["short_end"] - p["answer_start"]] == p["short_answer"]
 
 
 def test_k_limits_passages_and_bad_k_is_a_clear_error(seeds_any_store):

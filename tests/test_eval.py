@@ -93,6 +93,12 @@ def test_squad_smoke_eval_finds_most_answers_through_ask(small_data, tmp_path):
     assert 0 < r["mrr"] <= 1
     # Joined passages (overlapping chunks sharing their answer) stay about two chunks long at most.
     assert 0 < r["passage_chars"] <= 2 * ChunkSettings().max_chars, r
+    # Short answers: coverage and, where shown, exact match and F1; the curve widens as the threshold falls.
+    assert 0 <= r["short_coverage"] <= 1
+    if r["short_coverage"]:
+        assert 0 <= r["short_exact_match"] <= r["short_f1"] <= 1
+    coverage = [c["coverage"] for c in r["short_curve"]]
+    assert coverage == sorted(coverage, reverse=True) and coverage[0] >= r["short_coverage"]
 
 
 @needs_data

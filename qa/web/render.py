@@ -34,7 +34,24 @@ def _cite_attrs(p: Passage, n: int, sentence: bool = True) -> str:
     data = {"source": p.source, "start": p.start, "end": p.end, "label": p.location, "n": n}
     if sentence:
         data.update(astart=p.answer_start, aend=p.answer_end)
+        if p.short_answer is not None:
+            data.update(sstart=p.short_start, send=p.short_end)
     return " ".join(f'data-{k}="{esc(v)}"' for k, v in data.items())
+
+
+def _sentence(p: Passage, strip: bool = False) -> str:
+    """The answering sentence, escaped, its short answer (if any) in bold (offsets from the Passage)."""
+    sentence = p.answer
+    a = b = -1
+    if p.short_answer is not None and p.short_start is not None and p.short_end is not None:
+        a, b = p.short_start - p.answer_start, p.short_end - p.answer_start
+    if not (0 <= a < b <= len(sentence)):
+        flat = _flat(sentence)
+        return esc(flat.strip() if strip else flat)
+    before, short, after = _flat(sentence[:a]), _flat(sentence[a:b]), _flat(sentence[b:])
+    if strip:
+        before, after = before.lstrip(), after.rstrip()
+    return f'{esc(before)}<strong class="qa-short">{esc(short)}</strong>{esc(after)}'
 
 
 def _passage_body(p: Passage, highlight: bool) -> str:
@@ -43,8 +60,8 @@ def _passage_body(p: Passage, highlight: bool) -> str:
     b = max(a, min(len(p.text), p.answer_end - p.start))
     if not highlight or a == b:
         return esc(_flat(p.text).strip())
-    before, answer, after = p.text[:a], p.text[a:b], p.text[b:]
-    return f'{esc(_flat(before).lstrip())}<mark class="qa-hl">{esc(_flat(answer))}</mark>{esc(_flat(after).rstrip())}'
+    before, after = p.text[:a], p.text[b:]
+    return f'{esc(_flat(before).lstrip())}<mark class="qa-hl">{_sentence(p)}</mark>{esc(_flat(after).rstrip())}'
 
 
 def _passage_card(p: Passage, n: int, cited: bool) -> str:
@@ -110,7 +127,7 @@ def render_answer(answer: Answer, vote: dict | None = None) -> str:
             for n in cited
         )
         head = (
-            f'<div class="qa-answer"><mark class="qa-hl">{esc(_flat(first.answer).strip())}</mark>'
+            f'<div class="qa-answer"><mark class="qa-hl">{_sentence(first, strip=True)}</mark>'
             f'<span class="qa-cites">{markers}</span></div>'
             '<div class="qa-label">Cited passages</div>'
         )
@@ -159,20 +176,24 @@ def _int(value: object) -> int | None:
 def render_document(text: str, spans: dict | None = None) -> str:
     """The whole document as text with the passage and the answering sentence highlighted.
 
-    `spans` holds start/end (the passage) and astart/aend (the sentence), offsets into `text`;
-    anything out of range is ignored rather than trusted.
+    `spans` holds start/end (the passage), astart/aend (the sentence) and sstart/send (the short
+    answer in it), offsets into `text`; anything out of range is ignored rather than trusted.
     """
     n = len(text)
     s = spans or {}
-    start, end, astart, aend = (_int(s.get(k)) for k in ("start", "end", "astart", "aend"))
+    start, end, astart, aend, sstart, send = (_int(s.get(k)) for k in ("start", "end", "astart", "aend", "sstart", "send"))
     passage = (start, end) if start is not None and end is not None and 0 <= start < end <= n else None
     answer = (astart, aend) if astart is not None and aend is not None and 0 <= astart < aend <= n else None
     if passage and answer and not (passage[0] <= answer[0] and answer[1] <= passage[1]):
         answer = None  # a sentence outside its passage is not something we produced
-    cuts = sorted({0, n, *(passage or ()), *(answer or ())})
+    short = (sstart, send) if answer and sstart is not None and send is not None and answer[0] <= sstart < send <= answer[1] else None
+    cuts = sorted({0, n, *(passage or ()), *(answer or ())})  # the sentence is one piece (it lies in its passage)
     out = []
     for a, b in zip(cuts, cuts[1:]):
         piece = esc(text[a:b])
+        if short and a <= short[0] and short[1] <= b:
+            piece = (f'{esc(text[a:short[0]])}<strong class="qa-short">{esc(text[short[0]:short[1]])}</strong>'
+                     f'{esc(text[short[1]:b])}')
         if answer and answer[0] <= a and b <= answer[1]:
             piece = f'<mark class="qa-hl" id="qa-doc-answer">{piece}</mark>'
         if passage and passage[0] <= a and b <= passage[1]:
