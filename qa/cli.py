@@ -50,6 +50,8 @@ def render(answer, width: int = 100) -> str:
         out.append(textwrap.indent(textwrap.fill(body, width - 4), "    "))
     for note in answer.notes:
         out.append(f"note: {note}")
+    if answer.searched_for and answer.searched_for != answer.question:  # a follow-up, read in its context
+        out.append(f"searched for: {answer.searched_for}")
     return "\n".join(out)
 
 
@@ -101,20 +103,26 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON."),
     store: Optional[str] = StoreOption,
     reranker: Optional[Path] = RerankerOption,
+    history: Optional[Path] = typer.Option(None, "--history", help="JSON file (- for stdin) with the conversation before the question: [{\"role\": \"user\"|\"assistant\", \"content\": \"...\"}, ...], oldest first."),
 ):
     """Answer a question with cited passages from the index."""
+    from qa.converse import check_history
     from qa.errors import QAError
     from qa.index import Index, check_k, clean_question, default
 
+    conversation = None
     try:
         clean_question(question)
         check_k(k)
+        if history is not None:
+            conversation = _read_history(history)
+            check_history(conversation)
     except QAError as e:
         _fail(str(e), 2)
     try:
         ix = default() if index is None and store is None else Index(index, store=store)
         ix.reranker = reranker
-        answer = ix.ask(question, k=k, mode=mode)
+        answer = ix.ask(question, k=k, mode=mode, history=conversation)
     except (QAError, ImportError) as e:
         _fail(str(e))
     if as_json:
@@ -123,6 +131,81 @@ def ask(
             typer.echo(f"note: {note}", err=True)
     else:
         typer.echo(render(answer))
+
+
+def _read_history(path: Path) -> list:
+    """The conversation in a JSON file (or on stdin for "-"); InvalidInput when it is not JSON."""
+    from qa.errors import InvalidInput
+
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InvalidInput(f"cannot read the history file {path}: {e.strerror or e}") from None
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise InvalidInput(f"the history file {path} is not JSON: {e}") from None
+
+
+@app.command()
+def chat(
+    index: Optional[Path] = IndexOption,
+    k: int = typer.Option(3, "-k", help="Number of passages to show under each answer."),
+    store: Optional[str] = StoreOption,
+    reranker: Optional[Path] = RerankerOption,
+):
+    """A conversation in the terminal: follow-up questions are read in the context of the earlier
+    ones. /new starts over, /sources lists the indexed documents, Ctrl-D quits."""
+    from qa.errors import QAError
+    from qa.index import Index, check_k, default
+
+    try:
+        import readline  # noqa: F401  line editing and recall for input()
+    except ImportError:  # not on every platform; input() still works
+        pass
+    try:
+        check_k(k)
+        ix = default() if index is None and store is None else Index(index, store=store)
+        ix.reranker = reranker
+        documents = ix.documents()
+    except (QAError, ImportError) as e:
+        _fail(str(e))
+    typer.echo(f"Asking {ix.path} ({len(documents)} documents). Follow-ups use the conversation; "
+               "/new starts over, /sources lists the documents, Ctrl-D quits.")
+    conversation: list[dict] = []
+    while True:
+        try:
+            line = input("\n> ").strip()
+        except EOFError:
+            typer.echo()
+            return
+        except KeyboardInterrupt:  # drops the line being typed, as a shell does
+            typer.echo()
+            continue
+        if not line:
+            continue
+        if line.startswith("/"):
+            command = line.split()[0].lower()
+            if command == "/new":
+                conversation = []
+                typer.echo("New conversation.")
+            elif command == "/sources":
+                for d in ix.documents():
+                    typer.echo(f"{d.source}  {d.title}")
+            else:
+                typer.echo("Commands: /new starts a new conversation, /sources lists the documents; Ctrl-D quits.")
+            continue
+        try:
+            answer = ix.ask(line, k=k, history=conversation)
+        except QAError as e:
+            typer.echo(f"qa: {e}", err=True)
+            continue
+        typer.echo(render(answer))
+        conversation = (conversation + [{"role": "user", "content": answer.question},
+                                        {"role": "assistant", "content": answer.answer or ""}])[-CHAT_MESSAGES:]
+
+
+CHAT_MESSAGES = 16  # messages of the conversation kept for follow-ups (the engine reads the last 8)
 
 
 @app.command()

@@ -18,12 +18,13 @@ from typing import Callable, Iterator
 import numpy as np
 
 from qa.answer import Answer, select, to_passage
+from qa.converse import ChunkMemo, TurnVectors, check_history, follow_up
 from qa.embed import PRECISIONS, Embedder, default_precision
 from qa.errors import (IndexIncompatible, IndexUnreadable, InvalidInput, InvalidType, NoSources, QAError)
 from qa.ingest import BulkEncode, PreparedDocument, embed_with_cache, prepare
 from qa.search import Query, retrieve
-from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, LexicalSettings, SearchSettings, default_index,
-                         default_sources)
+from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, ConversationSettings, LexicalSettings,
+                         SearchSettings, default_index, default_sources)
 from qa.sources import Discovery, Problem, find_files, load, supported_suffixes
 from qa.stores import IndexedDocument, Snapshot, Writer, open_store
 from qa.stores.base import write_failure
@@ -131,6 +132,7 @@ class Index:
         reranker: str | Path | None = None,
         lexical: LexicalSettings = LexicalSettings(),
         embedder: Embedder | None = None,
+        conversation: ConversationSettings = ConversationSettings(),
     ):
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
@@ -144,7 +146,8 @@ class Index:
         attribute can be set later too. `lexical`: BM25's k1 and b, applied when the BM25 index is
         next written (every build or update rewrites it). `embedder`: an object that encodes as
         `qa.embed.Embedder` does (name, dim, encode, encode_with_sentences, token_counter), used
-        instead of the model named by `model` and `precision` (evaluation remembers vectors so)."""
+        instead of the model named by `model` and `precision` (evaluation remembers vectors so).
+        `conversation`: how the history of a follow-up question is used (qa.converse)."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         if precision is not None and precision not in PRECISIONS:
@@ -158,6 +161,8 @@ class Index:
         self.reranker = reranker
         self.lexical = lexical
         self._embedder = embedder
+        self.conversation = conversation
+        self._turn_vectors = TurnVectors()
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -219,16 +224,26 @@ class Index:
     def exists(self) -> bool:
         return self.store.exists()
 
-    def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
-        """Cited extractive answer: passages copied from the sources, the answering sentence marked."""
+    def ask(self, question: str, k: int = 5, mode: str | None = None, history: list[dict] | None = None) -> Answer:
+        """Cited extractive answer: passages copied from the sources, the answering sentence marked.
+
+        `history`: the conversation before the question, oldest first, as
+        [{"role": "user" | "assistant", "content": str}, ...]; a follow-up is searched for in its
+        context (qa.converse; the answer's `searched_for` says how). None or [] asks it alone."""
         question, notes = clean_question(question)
         k = check_k(k)
+        turns = check_history(history)
         snap = self.snapshot()
         embedder = self.embedder
         query = Query.of(question, embedder.encode([question])[0])
+        self._turn_vectors.remember(embedder.name, question, query.vector)  # the next follow-up's history
         qvec, q_terms = query.vector, list(query.terms)
         settings = self.search_settings if mode is None else dataclasses.replace(self.search_settings, mode=mode)
         with self._reading():
+            if turns:
+                snap = ChunkMemo(snap)  # the follow-up's searches share their chunk rows
+                query = follow_up(snap, query, turns, lambda texts: self._turn_vectors.encode(
+                    embedder.name, embedder.encode, texts), self.conversation, settings)
             hits = retrieve(snap, query, max(k, self.answer_settings.passages_scored), settings)
             if self.reranker is not None:
                 from qa.rerank import Reranker, rerank
@@ -239,7 +254,7 @@ class Index:
         passages = tuple(to_passage(s) for s in scored)
         if not found:
             notes.append("the sources do not answer this; the closest passages are shown")
-        return Answer(question, found, passages, tuple(notes))
+        return Answer(question, found, passages, tuple(notes), searched_for=query.text)
 
     def documents(self):
         with self._reading():
@@ -481,9 +496,9 @@ def default() -> Index:
         return _default
 
 
-def ask(question: str, k: int = 5, mode: str | None = None) -> Answer:
-    """Ask the default index (./index over ./seeds, built when missing or stale)."""
-    return default().ask(question, k=k, mode=mode)
+def ask(question: str, k: int = 5, mode: str | None = None, history: list[dict] | None = None) -> Answer:
+    """Ask the default index (./index over ./seeds, built when missing or stale); `history` as in Index.ask."""
+    return default().ask(question, k=k, mode=mode, history=history)
 
 
 __all__ = ["Index", "build", "ask", "BuildReport"]

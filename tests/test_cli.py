@@ -21,7 +21,7 @@ def test_ask_json_prints_the_documented_schema(seeds_index):
     r = run("ask", "How much did the council invest in social work?", "--json", "-k", "2", "--index", str(seeds_index.path))
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert list(data) == ["question", "found", "passages"]
+    assert list(data) == ["question", "found", "passages", "searched_for"]
     assert len(data["passages"]) == 2
     assert data["passages"][0]["source"].startswith("seeds/")
 

@@ -222,7 +222,7 @@ def test_api_answers_from_gradio_client_with_the_documented_schema(served):
     url, _ = served
     client = Client(url, verbose=False)
     data = client.predict("Who chairs the review meetings?", 3, api_name="/ask")
-    assert list(data) == ["question", "found", "passages"]
+    assert list(data) == ["question", "found", "passages", "searched_for"]
     assert data["found"] and len(data["passages"]) == 3
     assert "chair their review meetings" in data["passages"][0]["answer"]
     assert data["passages"][0]["source"].startswith("seeds/")

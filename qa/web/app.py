@@ -2,7 +2,9 @@
 
 Every answer comes from `Index.ask()`, the engine behind the CLI and `qa.ask`. The app holds no
 heavy per-session state: the Index is shared, each question reads the current immutable version,
-and a citation carries its own offsets, so opening the source needs nothing remembered. The HTML
+and a citation carries its own offsets, so opening the source needs nothing remembered. Each
+visitor's conversation (the last few questions and answer sentences, for follow-ups) is a small
+per-session State. The HTML
 comes from `qa.web.render`; the page's CSS and scripts are the files in `qa/web/static/`.
 """
 
@@ -20,6 +22,7 @@ from qa.web.uploads import MAX_UPLOAD_BYTES, Uploads
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TURNS = 20  # conversation turns kept on the page; older ones drop off the top
+HISTORY_MESSAGES = 16  # messages of a visitor's conversation kept for follow-ups (the engine reads the last 8)
 CHAT_PASSAGES = 3  # cited passages shown under each answer
 ASK_CONCURRENCY = 4  # questions answered at once; more wait in the queue (2 cores do the work)
 QUEUE_SIZE = 200  # questions and uploads waiting at most; 20 people asking at once fit easily
@@ -55,17 +58,24 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
     examples = _examples_for(index) if examples is None else examples
     uploads = Uploads(index, Path(sources), max_upload_bytes)
 
-    def respond(question: str, turns: list[str]):
-        turns = list(turns or [])
+    def respond(question: str, turns: list[str], conversation: list[dict]):
+        """One question asked in the visitor's conversation (a per-session State: nothing is shared)."""
+        turns, conversation = list(turns or []), list(conversation or [])
         question = (question or "").strip()
         if not question:
-            return gr.update(), turns, ""
+            return gr.update(), turns, conversation, ""
         try:
-            reply = render_answer(index.ask(question, k=k))
+            answer = index.ask(question, k=k, history=conversation)
+            reply = render_answer(answer)
+            conversation += [{"role": "user", "content": answer.question},
+                             {"role": "assistant", "content": answer.answer or ""}]
         except QAError as e:
             reply = render_error(f"Cannot answer: {e}")
         turns = (turns + [render_question(question[:MAX_QUESTION_CHARS]) + reply])[-MAX_TURNS:]
-        return render_conversation(turns, examples), turns, ""
+        return render_conversation(turns, examples), turns, conversation[-HISTORY_MESSAGES:], ""
+
+    def new_conversation():
+        return render_conversation([], examples), [], [], ""
 
     def open_citation(evt: gr.EventData):
         data = evt._data if isinstance(getattr(evt, "_data", None), dict) else {}
@@ -96,10 +106,11 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
             messages = [f"rejected — the index could not be updated: {e}"]
         return render_upload_messages(messages), panel(), None
 
-    def ask_api(question: str, k: int = 5) -> dict:
-        """Answer a question with cited passages: the same JSON as `qa ask --json`."""
+    def ask_api(question: str, k: int = 5, history: list | None = None) -> dict:
+        """Answer a question with cited passages: the same JSON as `qa ask --json`. `history`: the
+        conversation before it, oldest first, as [{"role": "user" | "assistant", "content": str}]."""
         try:
-            return index.ask(question, k=k).to_dict()
+            return index.ask(question, k=k, history=history).to_dict()
         except QAError as e:  # a bad question or k: say what is wrong, log no traceback
             raise gr.Error(f"Cannot answer: {e}", print_exception=False) from None
 
@@ -112,7 +123,8 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
     # analytics_enabled=False: no calls home from a local tool (set here, not in the environment).
     with gr.Blocks(title="qa — answers from your documents", analytics_enabled=False) as demo:
         demo.qa_launch_options = {"css": static_text("qa.css"), "theme": theme}
-        turns = gr.State([])
+        turns = gr.State([])  # the rendered turns on this visitor's page
+        conversation = gr.State([])  # this visitor's conversation, as messages for follow-up questions
         gr.Markdown("## qa — answers from your documents, with citations")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=360):
@@ -122,6 +134,7 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
                     question = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
                                           scale=5, elem_id="qa-question", max_length=MAX_QUESTION_CHARS, lines=1)
                     ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask", min_width=80)
+                new_button = gr.Button("New conversation", size="sm", elem_id="qa-new")
                 if examples:
                     ex = gr.Examples([[q] for q in examples], inputs=[question], label="Example questions",
                                      elem_id="qa-examples")
@@ -142,10 +155,12 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
             refresh = gr.Button("Refresh", size="sm")
 
         ask_options = dict(concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", api_visibility="private")
-        question.submit(respond, [question, turns], [chat, turns, question], **ask_options)
-        ask_button.click(respond, [question, turns], [chat, turns, question], **ask_options)
+        asked, shown = [question, turns, conversation], [chat, turns, conversation, question]
+        question.submit(respond, asked, shown, **ask_options)
+        ask_button.click(respond, asked, shown, **ask_options)
+        new_button.click(new_conversation, None, shown, api_visibility="private")
         if examples:
-            ex.load_input_event.then(respond, [question, turns], [chat, turns, question], **ask_options)
+            ex.load_input_event.then(respond, asked, shown, **ask_options)
         chat.cite(open_citation, None, [viewer_head, viewer], concurrency_limit=ASK_CONCURRENCY, api_visibility="private")
         add_button.click(add_files, [files], [upload_status, index_panel, files], concurrency_limit=1,
                          concurrency_id="index-update", api_visibility="private")
