@@ -246,14 +246,15 @@ def watch(
 
 @app.command("eval")
 def eval_(
-    benchmark: str = typer.Argument(..., help="squad, scifact or abstention."),
-    split: Optional[str] = typer.Option(None, "--split", help="squad: tune (articles 1-24), test (25-48) or all; scifact: train or test."),
+    benchmark: str = typer.Argument(..., help="squad, scifact, abstention, doc2dial or squad-chained."),
+    split: Optional[str] = typer.Option(None, "--split", help="squad, squad-chained: tune (articles 1-24), test (25-48) or all; scifact: train or test; doc2dial: tune, test (halves of the dialogues) or all."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Ask a fixed seeded sample of this many questions."),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting, e.g. search.dense_weight=0.4 or chunk.max_chars=500."),
     latency: int = typer.Option(0, "--latency", help="Also time this many asks with the plain engine (k=5, no remembered vectors)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
-    """Measure answer quality on SQuAD v1.1 dev, BEIR SciFact, or abstention on held-out SQuAD articles."""
+    """Measure answer quality on SQuAD v1.1 dev, BEIR SciFact, abstention on held-out SQuAD articles,
+    follow-up questions on doc2dial, or SQuAD asked after questions about other paragraphs."""
     from qa import evaluate as ev
     from qa.errors import InvalidInput
     from qa.settings import Settings
@@ -289,19 +290,40 @@ def eval_(
             "test_at_default": ev.abstention_curve(scores["test"], [at_default])[0],
             "test_curve": test,
         }
+    elif benchmark in ("doc2dial", "squad-chained"):
+        split = split or "all"
+        if split not in ev.SPLITS:
+            _fail(f"{benchmark} splits: {', '.join(ev.SPLITS)}", 2)
+        run = ev.eval_doc2dial if benchmark == "doc2dial" else ev.eval_squad_chained
+        result = {"rows": run(chosen, split, limit, log=log)}
     else:
-        _fail("benchmark must be squad, scifact or abstention", 2)
+        _fail("benchmark must be squad, scifact, abstention, doc2dial or squad-chained", 2)
     result = {"benchmark": benchmark, "split": split, "settings": settings or [], **result}
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
+            if key == "rows":
+                typer.echo(_table(value))
+                continue
             if key == "test_curve":
                 typer.echo("threshold  answerable_found  answered_correctly  unanswerable_rejected")
                 for c in value:
                     typer.echo(f"{c['threshold']:9.2f}  {c['answerable_found']:16.3f}  {c['answered_correctly']:18.3f}  {c['unanswerable_rejected']:21.3f}")
             else:
                 typer.echo(f"{key}: {value}")
+
+
+def _table(rows: dict) -> str:
+    """Rows of figures (name -> {column: value}) as an aligned text table; other values as lines."""
+    tables = {name: row for name, row in rows.items() if isinstance(row, dict)}
+    columns = list(dict.fromkeys(c for row in tables.values() for c in row))
+    width = max([len(n) for n in tables] + [4])
+    lines = [" " * width + "".join(f"  {c:>14}" for c in columns)]
+    for name, row in tables.items():
+        lines.append(f"{name:<{width}}" + "".join(f"  {row.get(c, ''):>14}" for c in columns))
+    lines += [f"{name}: {value}" for name, value in rows.items() if name not in tables]
+    return "\n".join(lines)
 
 
 @app.command()

@@ -101,3 +101,50 @@ def test_turn_vectors_are_remembered_so_a_follow_up_encodes_only_what_is_new():
     assert encoded == ["a", "b", "c", "a"]
     memory.encode("other model", encode, ["a"])
     assert encoded[-1] == "a" and len(encoded) == 5
+
+
+# -- dialogues over the seeds ----------------------------------------------------------------------
+
+SCHOOLS = "What did Ofsted say about standards in the county's primary schools?"  # the 2011 article (002)
+
+
+def chat(index, *questions):
+    """Ask each question after the ones before it and qa's answers to them; the last answer."""
+    history: list[dict] = []
+    for question in questions:
+        answer = index.ask(question, history=history)
+        history += [said("user", question), said("assistant", answer.answer or "")]
+    return answer
+
+
+def test_a_follow_up_is_searched_in_the_document_the_conversation_is_about(seeds_any_store):
+    first = seeds_any_store.ask(SCHOOLS)
+    assert first.passages[0].source.startswith("seeds/002")
+    answer = chat(seeds_any_store, SCHOOLS, "Who is the cabinet member for education there?")
+    assert answer.passages[0].source.startswith("seeds/002")
+    assert "mike whiting" in answer.passages[0].answer.lower()
+    assert answer.searched_for.startswith("Who is the cabinet member for education there? (+ ")
+
+
+def test_a_pronoun_is_read_as_the_person_the_conversation_named(seeds_index):
+    answer = chat(seeds_index, SCHOOLS, "Who is the cabinet member for education there?", "What did he say?")
+    assert answer.passages[0].source.startswith("seeds/002")
+    assert "whiting" in answer.passages[0].answer.lower()
+
+
+def test_a_question_on_a_new_topic_drops_the_old_one(seeds_any_store):
+    new_topic = "What was the average social worker caseload in Kent in September 2021?"
+    alone = seeds_any_store.ask(new_topic)
+    answer = chat(seeds_any_store, SCHOOLS, "Who is the cabinet member for education there?", new_topic)
+    assert answer.searched_for == new_topic  # it stands on its own: asked alone
+    assert answer.passages[0].source == alone.passages[0].source
+    assert answer.passages[0].answer == alone.passages[0].answer and "16.4" in answer.passages[0].answer
+
+
+def test_the_answer_to_a_follow_up_is_a_sentence_of_its_source_and_not_found_stays_honest(seeds_index, seeds_copy):
+    answer = chat(seeds_index, SCHOOLS, "What is the boiling point of water?")
+    assert not answer.found  # a conversation's prior is no evidence that a sentence answers
+    follow = chat(seeds_index, SCHOOLS, "Who is the cabinet member for education there?")
+    for p in follow.passages:
+        text = (seeds_copy.parent / p.source).read_text(encoding="utf-8")
+        assert text[p.start:p.end] == p.text and text[p.answer_start:p.answer_end] == p.answer
