@@ -8,6 +8,7 @@ and `qa chat` ask them: the earlier questions were encoded when they were asked,
 answer sentence is encoded again. The same questions are also asked without history, interleaved
 with the chats so that both see the same machine load. A second figure starts every ask with an
 empty memory of turn vectors (every history turn encoded: a script sending a whole history).
+Wall-clock figures swing with the machine's load; process CPU time (all threads) is printed too.
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ from qa.converse import TurnVectors  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 
+CPU: list[tuple[float, bool]] = []  # (process CPU seconds, with history) of every timed ask
+
+
 def timed(ix: Index, question: str, history: list[dict] | None):
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     answer = ix.ask(question, history=history)
+    CPU.append((time.process_time() - cpu, bool(history)))
     return time.perf_counter() - started, answer
 
 
@@ -63,6 +68,7 @@ def main() -> None:
                     remembered = ix._turn_vectors
                     ix._turn_vectors = TurnVectors()  # as if none of the history had been seen
                     cold.append(timed(ix, question, history)[0])
+                    CPU.pop()
                     ix._turn_vectors = remembered
                 history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer or ""}]
     p50 = {name: 1000 * statistics.median(v) for name, v in (("alone", alone), ("chat", chatting), ("cold", cold))}
@@ -72,6 +78,11 @@ def main() -> None:
     print(f"warm ask p50 without history: {p50['alone']:.1f} ms")
     print(f"warm ask p50 with history:    {p50['chat']:.1f} ms (median added per question {added:+.1f} ms)")
     print(f"with history, no turn remembered: {p50['cold']:.1f} ms (median added {added_cold:+.1f} ms)")
+    # Process CPU time hardly depends on what else the machine runs: the load-independent figure.
+    cpu = {h: [c for c, with_history in CPU if with_history == h] for h in (False, True)}
+    paired = 1000 * statistics.median(c - a for c, a in zip(cpu[True], cpu[False]))
+    print(f"CPU time p50 without / with history: {1000 * statistics.median(cpu[False]):.1f} / "
+          f"{1000 * statistics.median(cpu[True]):.1f} ms (median added per question {paired:+.1f} ms)")
 
 
 if __name__ == "__main__":

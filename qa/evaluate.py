@@ -447,7 +447,10 @@ class DialogueTurn:
     answer: str = ""  # the gold span's text
 
 
-DIALOGUE_HOWS = ("alone", "joined", "conversation", "switched")
+# alone: the newest user turn; joined: every user turn so far, as one question; conversation: the
+# newest turn with its history (qa's follow-ups); switched / switched joined: the same two after
+# the whole of another dialogue, about another document (a topic switch).
+DIALOGUE_HOWS = ("alone", "joined", "conversation", "switched", "switched joined")
 
 
 def doc2dial_turns(path: Path | None = None) -> list[DialogueTurn]:
@@ -492,21 +495,27 @@ def switched_prefixes(turns: list[DialogueTurn]) -> dict[str, list[dict]]:
 def _asked(turn: DialogueTurn, how: str, prefixes: dict[str, list[dict]] | None = None
            ) -> tuple[str, list[dict] | None]:
     """The question and history given to ask() for one way of asking."""
+    history = list(turn.history)
+    if how.startswith("switched"):
+        history = [*(prefixes or {}).get(turn.dialogue, []), *history]
     if how == "alone":
         return turn.question, None
-    if how == "joined":
-        return " ".join([*(h["content"] for h in turn.history if h["role"] == "user"), turn.question]), None
-    if how == "switched":
-        return turn.question, [*(prefixes or {}).get(turn.dialogue, []), *turn.history]
-    return turn.question, list(turn.history)
+    if how.endswith("joined"):
+        return " ".join([*(h["content"] for h in history if h["role"] == "user"), turn.question]), None
+    return turn.question, history
 
 
 def run_dialogues(ix: Index, turns: list[DialogueTurn], how: str, k: int = 5,
                   prefixes: dict[str, list[dict]] | None = None) -> dict:
     """hit@1, hit@5 (a passage of the first k in the right file covers at least half the gold span),
     doc@1 (the first passage is from the right file), sentence@1 (the highlighted sentence of the
-    first passage overlaps the gold span) and found, over every turn."""
-    counts = {"hit@1": 0, "hit@5": 0, "doc@1": 0, "sentence@1": 0, "found": 0}
+    first passage overlaps the gold span) and found, over every turn. doc@1+also_in also counts a
+    first passage that names the right file in `also_in`, and hit@5+also_in a passage whose text
+    stands in the right file, named in its `also_in`, over half the gold span (the same text in
+    several files: 45 % of the turns are about one of 25 pairs of near-identical documents)."""
+    counts = {"hit@1": 0, "hit@5": 0, "doc@1": 0, "sentence@1": 0, "found": 0, "doc@1+also_in": 0,
+              "hit@5+also_in": 0}
+    texts: dict[str, str] = {}
     started = time.perf_counter()
     for t in turns:
         question, history = _asked(t, how, prefixes)
@@ -520,6 +529,15 @@ def run_dialogues(ix: Index, turns: list[DialogueTurn], how: str, k: int = 5,
         first = answer.passages[0] if answer.passages else None
         counts["sentence@1"] += bool(right[:1] and right[0] and min(first.answer_end, t.end) > max(first.answer_start, t.start))
         counts["found"] += answer.found
+        counts["doc@1+also_in"] += bool(first) and t.doc in {Path(x).name for x in (first.source, *first.also_in)}
+        also = []
+        for p in answer.passages[:5]:
+            if t.doc in {Path(x).name for x in p.also_in}:
+                other = next(x for x in p.also_in if Path(x).name == t.doc)
+                text = texts.setdefault(other, ix.document_text(other) or "")
+                at = text.find(p.text)  # where the same text stands in the right file (evaluation only)
+                also.append(at >= 0 and min(at + len(p.text), t.end) - max(at, t.start) >= need)
+        counts["hit@5+also_in"] += any(covers[:5]) or any(also)
     n = max(1, len(turns))
     return {"turns": len(turns), **{key: round(v / n, 4) for key, v in counts.items()},
             "ms_per_turn": round(1000 * (time.perf_counter() - started) / n, 1)}
@@ -532,7 +550,8 @@ def eval_doc2dial(settings: Settings, split: str = "all", limit: int | None = No
     turns = split_dialogues(doc2dial_turns(), split)
     prefixes = switched_prefixes(turns)
     turns = sample(turns, limit)
-    prepare(ix, [q for t in turns for q in (t.question, _asked(t, "joined")[0], *(h["content"] for h in t.history))]
+    prepare(ix, [q for t in turns for how in ("joined", "switched joined") for q in (_asked(t, how, prefixes)[0],)]
+            + [t.question for t in turns] + [h["content"] for t in turns for h in t.history]
             + [h["content"] for p in prefixes.values() for h in p], log)
     return {how: run_dialogues(ix, turns, how, prefixes=prefixes) for how in hows}
 

@@ -143,7 +143,7 @@ def test_a_switched_dialogue_is_asked_after_another_one_about_another_document()
 @needs_data
 def test_doc2dial_smoke_eval_prints_three_ways_of_asking_and_the_topic_switch(small_data, tmp_path):
     r = run_eval("doc2dial", data=small_data, cache=tmp_path)["rows"]
-    assert list(r) == ["alone", "joined", "conversation", "switched"]
+    assert list(r) == ["alone", "joined", "conversation", "switched", "switched joined"]
     for row in r.values():
         assert row["turns"] == r["alone"]["turns"] > 20
         assert 0 <= row["hit@1"] <= row["hit@5"] <= 1 and 0 <= row["sentence@1"] <= row["doc@1"] <= 1
