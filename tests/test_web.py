@@ -253,6 +253,21 @@ def test_api_takes_an_optional_history_for_follow_up_questions(served):
         client.predict(FOLLOW_UP[1], 3, [{"role": "bot", "content": "hi"}], api_name="/ask")
 
 
+def test_api_called_over_raw_http_with_only_question_and_k_still_answers(served):
+    import json as jsonlib
+
+    url, _ = served
+    request = urllib.request.Request(f"{url}gradio_api/call/ask", data=jsonlib.dumps(
+        {"data": ["Who chairs the review meetings?", 2]}).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        event = jsonlib.loads(r.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=120) as r:
+        stream = r.read().decode()
+    assert "event: complete" in stream, stream
+    data = jsonlib.loads(stream.split("event: complete\ndata: ", 1)[1].splitlines()[0])[0]
+    assert data["found"] and len(data["passages"]) == 2 and data["searched_for"] == data["question"]
+
+
 def test_twenty_people_asking_at_once_all_get_answers(served):
     from gradio_client import Client
     from seed_questions import ANSWERABLE

@@ -10,6 +10,7 @@ comes from `qa.web.render`; the page's CSS and scripts are the files in `qa/web/
 
 # No `from __future__ import annotations` here: Gradio reads handler annotations (`gr.EventData`)
 # as live classes to decide what to pass them.
+import inspect
 from pathlib import Path
 
 from qa.errors import QAError
@@ -48,6 +49,26 @@ def _examples_for(index: Index) -> list[str]:
     if docs and all(d.source.startswith("seeds/") for d in docs[:5]):
         return SEED_EXAMPLES
     return [f"What does “{d.title}” say?" for d in docs[:3]]
+
+
+def _keep_api_arguments_optional(demo, fn, api_name: str) -> None:
+    """Let a raw HTTP call of an API endpoint leave out trailing arguments that have defaults.
+
+    gradio_client fills in an endpoint's defaults itself, but Gradio refuses a raw call
+    (`/gradio_api/call/NAME`) that sends fewer values than the function has parameters, so adding
+    a parameter would break every script written before it. The missing values are filled in
+    with the function's defaults before Gradio checks the call.
+    """
+    defaults = [p.default for p in inspect.signature(fn).parameters.values()]
+    check = demo.validate_inputs
+
+    def validate_inputs(block_fn, inputs):
+        missing = defaults[len(inputs):]
+        if getattr(block_fn, "api_name", None) == api_name and missing and inspect.Parameter.empty not in missing:
+            inputs.extend(missing)  # the list Gradio goes on to read
+        return check(block_fn, inputs)
+
+    demo.validate_inputs = validate_inputs
 
 
 def make_app(index: Index, sources: Path, examples: list[str] | None = None,
@@ -167,5 +188,6 @@ def make_app(index: Index, sources: Path, examples: list[str] | None = None,
         refresh.click(panel, None, index_panel, api_visibility="private")
         demo.load(panel, None, index_panel, api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
+        _keep_api_arguments_optional(demo, ask_api, "ask")  # callers sending (question, k) keep working
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ASK_CONCURRENCY)
     return demo
