@@ -27,8 +27,8 @@ QUESTION_WORDS = frozenset(
 @dataclass(frozen=True)
 class Query:
     """What retrieval searches for. A single question is its own text, terms and vector; a
-    conversation (qa.converse) or a feedback loop may add weighted expansion terms, mix context
-    into the vector and favour documents."""
+    conversation (qa.converse) or a feedback loop may add weighted expansion terms, and priors
+    that favour documents and passages."""
 
     text: str  # what is searched for, as a person would read it
     terms: tuple[str, ...]  # BM25 terms, stemmed as qa.text.terms() makes them (repeats count)
