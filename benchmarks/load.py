@@ -85,7 +85,7 @@ def question_stream(seed: int):
 
 async def ask(client, url: str, question: str, k: int = 3) -> dict:
     """One question through the Gradio REST API: POST to get an event id, then read the event stream."""
-    r = await client.post(f"{url}gradio_api/call/ask", json={"data": [question, k, None]})  # every argument of /ask: question, k, sources
+    r = await client.post(f"{url}gradio_api/call/ask", json={"data": [question, k, None]})  # question, k, sources (history left out)
     r.raise_for_status()
     event_id = r.json()["event_id"]
     event = None

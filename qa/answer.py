@@ -72,6 +72,9 @@ class Answer:
     found: bool
     passages: tuple[Passage, ...]
     notes: tuple[str, ...] = field(default=())
+    # What was searched for: the question, or after a conversation the question with the context
+    # it was read in ("what documents do I need? (+ replacement, card)"), for a person to check.
+    searched_for: str = ""
 
     @property
     def answer(self) -> str | None:
@@ -84,7 +87,8 @@ class Answer:
         return self.passages[0].short_answer if self.found and self.passages else None
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "found": self.found, "passages": [p.to_dict() for p in self.passages]}
+        return {"question": self.question, "found": self.found, "passages": [p.to_dict() for p in self.passages],
+                "searched_for": self.searched_for or self.question}
 
 
 def answering_positions(answers: list[str], found: bool) -> list[int]:
@@ -213,6 +217,7 @@ def select(
                 + settings.sentence_lexical * coverage
                 + settings.passage_weight * hit.score
                 + settings.answer_type_weight * answer_type_match(question, text)
+                + (1 - settings.passage_weight) * hit.prior  # a conversation's prior counts whole here too
             )
             if best is None or score > best.score:
                 best = _Scored(hit, score, span, dense, [])
@@ -251,7 +256,8 @@ def select(
         if len(kept) >= k:
             break
         keep(best_sentence(i))
-    found = bool(kept) and kept[0].score >= settings.found_threshold
+    # A conversation's prior helps rank passages but is no evidence that a sentence answers.
+    found = bool(kept) and kept[0].score - kept[0].hit.prior >= settings.found_threshold
     return found, kept[:k]
 
 

@@ -77,20 +77,26 @@ def ask(
     store: Optional[str] = StoreOption,
     reranker: Optional[Path] = RerankerOption,
     within: Optional[List[str]] = typer.Option(None, "--in", help="Search only these documents: a source path, a glob such as 'reports/*.pdf', or a folder (repeatable)."),
+    history: Optional[Path] = typer.Option(None, "--history", help="JSON file (- for stdin) with the conversation before the question: [{\"role\": \"user\"|\"assistant\", \"content\": \"...\"}, ...], oldest first."),
 ):
     """Answer a question with cited passages from the index (./index, refreshed from its sources)."""
+    from qa.converse import check_history
     from qa.errors import QAError
     from qa.index import check_k, clean_question, ready_index
 
+    conversation = None
     try:
         clean_question(question)
         check_k(k)
+        if history is not None:
+            conversation = _read_history(history)
+            check_history(conversation)
     except QAError as e:
         _fail(str(e), 2)
     try:
         ix = ready_index(index, store=store)
         ix.reranker = reranker
-        answer = ix.ask(question, k=k, mode=mode, sources=within or None)
+        answer = ix.ask(question, k=k, mode=mode, history=conversation, sources=within or None)
     except (QAError, ImportError) as e:
         _fail(str(e))
     if as_json:
@@ -99,6 +105,82 @@ def ask(
             typer.echo(f"note: {note}", err=True)
     else:
         typer.echo(render(answer))
+
+
+def _read_history(path: Path) -> list:
+    """The conversation in a JSON file (or on stdin for "-"); InvalidInput when it is not JSON."""
+    from qa.errors import InvalidInput
+
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InvalidInput(f"cannot read the history file {path}: {e.strerror or e}") from None
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise InvalidInput(f"the history file {path} is not JSON: {e}") from None
+
+
+@app.command()
+def chat(
+    index: Optional[Path] = IndexOption,
+    k: int = typer.Option(3, "-k", help="Number of passages to show under each answer."),
+    store: Optional[str] = StoreOption,
+    reranker: Optional[Path] = RerankerOption,
+    within: Optional[List[str]] = typer.Option(None, "--in", help="Search only these documents: a source path, a glob such as 'reports/*.pdf', or a folder (repeatable)."),
+):
+    """A conversation in the terminal: follow-up questions are read in the context of the earlier
+    ones. /new starts over, /sources lists the indexed documents, Ctrl-D quits."""
+    from qa.errors import QAError
+    from qa.index import check_k, ready_index
+
+    try:
+        import readline  # noqa: F401  line editing and recall for input()
+    except ImportError:  # not on every platform; input() still works
+        pass
+    try:
+        check_k(k)
+        ix = ready_index(index, store=store)
+        ix.reranker = reranker
+        documents = ix.documents()
+    except (QAError, ImportError) as e:
+        _fail(str(e))
+    typer.echo(f"Asking {ix.path} ({len(documents)} documents). Follow-ups use the conversation; "
+               "/new starts over, /sources lists the documents, Ctrl-D quits.")
+    conversation: list[dict] = []
+    while True:
+        try:
+            line = input("\n> ").strip()
+        except EOFError:
+            typer.echo()
+            return
+        except KeyboardInterrupt:  # drops the line being typed, as a shell does
+            typer.echo()
+            continue
+        if not line:
+            continue
+        if line.startswith("/"):
+            command = line.split()[0].lower()
+            if command == "/new":
+                conversation = []
+                typer.echo("New conversation.")
+            elif command == "/sources":
+                for d in ix.documents():
+                    typer.echo(f"{d.source}  {d.title}")
+            else:
+                typer.echo("Commands: /new starts a new conversation, /sources lists the documents; Ctrl-D quits.")
+            continue
+        try:
+            answer = ix.ask(line, k=k, history=conversation, sources=within or None)
+        except QAError as e:
+            typer.echo(f"qa: {e}", err=True)
+            continue
+        typer.echo(render(answer))
+        conversation = (conversation + [{"role": "user", "content": answer.question},
+                                        {"role": "assistant", "content": answer.answer or ""}])[-CHAT_MESSAGES:]
+
+
+CHAT_MESSAGES = 16  # messages of the conversation kept for follow-ups (the engine reads the last 8)
 
 
 @app.command()
@@ -139,18 +221,19 @@ def watch(
 
 @app.command("eval")
 def eval_(
-    benchmark: str = typer.Argument(..., help="squad, scifact, abstention, or feedback FILE."),
+    benchmark: str = typer.Argument(..., help="squad, scifact, abstention, doc2dial, squad-chained, or feedback FILE."),
     file: Optional[Path] = typer.Argument(None, help="feedback: the JSONL test set written by `qa feedback export`."),
     index: Optional[Path] = typer.Option(None, "--index", "-i", help="feedback: the index to replay the votes against (default ./index)."),
     k: Optional[int] = typer.Option(None, "-k", help="feedback: ask every question with this k (default: the k each vote was given with)."),
-    split: Optional[str] = typer.Option(None, "--split", help="squad: tune (articles 1-24), test (25-48) or all; scifact: train or test."),
+    split: Optional[str] = typer.Option(None, "--split", help="squad, squad-chained: tune (articles 1-24), test (25-48) or all; scifact: train or test; doc2dial: tune, test (halves of the dialogues) or all."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Ask a fixed seeded sample of this many questions."),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="Override a setting, e.g. search.dense_weight=0.4 or chunk.max_chars=500."),
     latency: int = typer.Option(0, "--latency", help="Also time this many asks with the plain engine (k=5, no remembered vectors)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Measure answer quality on SQuAD v1.1 dev, BEIR SciFact, abstention on held-out SQuAD articles,
-    or replay votes: `qa eval feedback FILE` exits 1 when a 👍 passage fell out of the top k."""
+    follow-up questions on doc2dial, SQuAD asked after questions about other paragraphs, or replay
+    votes: `qa eval feedback FILE` exits 1 when a 👍 passage fell out of the top k."""
     if benchmark == "feedback":
         return _eval_feedback(file, index, k, as_json)
     if file is not None or index is not None or k is not None:
@@ -190,13 +273,22 @@ def eval_(
             "test_at_default": ev.abstention_curve(scores["test"], [at_default])[0],
             "test_curve": test,
         }
+    elif benchmark in ("doc2dial", "squad-chained"):
+        split = split or "all"
+        if split not in ev.SPLITS:
+            _fail(f"{benchmark} splits: {', '.join(ev.SPLITS)}", 2)
+        run = ev.eval_doc2dial if benchmark == "doc2dial" else ev.eval_squad_chained
+        result = {"rows": run(chosen, split, limit, log=log)}
     else:
-        _fail("benchmark must be squad, scifact or abstention", 2)
+        _fail("benchmark must be squad, scifact, abstention, doc2dial or squad-chained", 2)
     result = {"benchmark": benchmark, "split": split, "settings": settings or [], **result}
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
+            if key == "rows":
+                typer.echo(_table(value))
+                continue
             if key == "short_curve":
                 typer.echo("short answers by confidence threshold:")
                 typer.echo("threshold  coverage  exact_match     f1")
@@ -231,6 +323,18 @@ def _eval_feedback(file: Optional[Path], index: Optional[Path], k: Optional[int]
     typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else result.table())
     if result.failed:
         raise typer.Exit(1)
+
+
+def _table(rows: dict) -> str:
+    """Rows of figures (name -> {column: value}) as an aligned text table; other values as lines."""
+    tables = {name: row for name, row in rows.items() if isinstance(row, dict)}
+    columns = list(dict.fromkeys(c for row in tables.values() for c in row))
+    width = max([len(n) for n in tables] + [4])
+    lines = [" " * width + "".join(f"  {c:>14}" for c in columns)]
+    for name, row in tables.items():
+        lines.append(f"{name:<{width}}" + "".join(f"  {row.get(c, ''):>14}" for c in columns))
+    lines += [f"{name}: {value}" for name, value in rows.items() if name not in tables]
+    return "\n".join(lines)
 
 
 @app.command()

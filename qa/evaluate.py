@@ -6,6 +6,10 @@
 - BEIR SciFact: one text file per abstract (title, blank line, text); documents are ranked by
   their best passage as `ask()` orders them, continued in retrieval order up to 100.
 - Abstention: SQuAD indexed without some articles; their questions should come back not found.
+- doc2dial: dialogues grounded in documents; each user turn is asked alone, with every user turn
+  joined, and with its history (qa's conversation mode); a passage covering half the gold span
+  is a hit. SQuAD chained: SQuAD questions asked after earlier questions about other paragraphs
+  of the same article, a history that should not help (recall@5 must not fall).
 
 Indexes are built once per (data set, chunk settings, model) under a cache folder and reused.
 Vectors of questions and sentences are remembered in a SQLite file (`VectorMemo`), so sweeping
@@ -97,7 +101,7 @@ def eval_index(path: Path, memo: VectorMemo, settings: Settings) -> Index:
     shared by every BM25 setting; nothing else depends on it)."""
     ix = Index(path, chunking=settings.chunk, search=settings.search, answering=settings.answer,
                reranker=settings.model.reranker or None, lexical=settings.lexical, embedder=memo,
-               short_answers=settings.short)
+               short_answers=settings.short, conversation=settings.conversation)
     if ix.exists():
         ix.snapshot().use_bm25_params(settings.lexical)
     return ix
@@ -324,7 +328,8 @@ class SquadResult:
         }
 
 
-def run_squad(ix: Index, questions: list[Question], ks: tuple[int, ...] = (1, 5, 20)) -> SquadResult:
+def run_squad(ix: Index, questions: list[Question], ks: tuple[int, ...] = (1, 5, 20),
+              histories: dict[str, list[dict]] | None = None) -> SquadResult:
     depth = max(ks)
     hit_at = {k: 0 for k in ks}
     sentence_hits, rr, found = 0, 0.0, 0
@@ -334,7 +339,7 @@ def run_squad(ix: Index, questions: list[Question], ks: tuple[int, ...] = (1, 5,
     asking = 0.0
     for q in questions:
         started = time.perf_counter()
-        answer = ix.ask(q.text, k=depth)
+        answer = ix.ask(q.text, k=depth, history=(histories or {}).get(q.id))
         asking += time.perf_counter() - started
         chars.extend(len(p.text) for p in answer.passages[:5])
         gold = [_norm(a) for a in q.answers]
@@ -518,6 +523,178 @@ def eval_scifact(settings: Settings, split: str = "test", limit: int | None = No
     n = max(1, len(ids))
     return {"queries": len(ids), "ndcg@10": round(float(np.mean(ndcg)), 4), "recall@100": round(float(np.mean(recall)), 4),
             "ms_per_query": round(1000 * (time.perf_counter() - started) / n, 1)}
+
+
+# -- conversations: doc2dial and SQuAD chained -------------------------------------------------
+@dataclass(frozen=True)
+class DialogueTurn:
+    id: str
+    dialogue: str
+    doc: str  # file name of the grounding document
+    history: tuple[dict, ...]  # {"role", "content"}, oldest first
+    question: str
+    start: int  # the gold span in the document
+    end: int
+    answer: str = ""  # the gold span's text
+
+
+# alone: the newest user turn; joined: every user turn so far, as one question; conversation: the
+# newest turn with its history (qa's follow-ups); switched / switched joined: the same two after
+# the whole of another dialogue, about another document (a topic switch).
+DIALOGUE_HOWS = ("alone", "joined", "conversation", "switched", "switched joined")
+
+
+def doc2dial_turns(path: Path | None = None) -> list[DialogueTurn]:
+    path = path or eval_data() / "doc2dial" / "turns.jsonl"
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        t = json.loads(line)
+        out.append(DialogueTurn(t["id"], t["id"].rsplit("_", 1)[0], t["doc"], tuple(t["history"]), t["question"],
+                                t["answer_start"], t["answer_end"], t["answer"]))
+    return out
+
+
+def split_dialogues(turns: list[DialogueTurn], split: str) -> list[DialogueTurn]:
+    """tune: a fixed seeded half of the dialogues, test: the other half, all: every turn."""
+    if split == "all":
+        return turns
+    dialogues = sorted({t.dialogue for t in turns})
+    random.Random(SEED).shuffle(dialogues)
+    half = set(dialogues[: len(dialogues) // 2])
+    return [t for t in turns if (t.dialogue in half) == (split == "tune")]
+
+
+def switched_prefixes(turns: list[DialogueTurn]) -> dict[str, list[dict]]:
+    """A topic switch: each dialogue is asked after the whole of another one about another
+    document (a fixed seeded pairing), so what that one was about should be left behind."""
+    last: dict[str, DialogueTurn] = {}
+    for t in turns:
+        last[t.dialogue] = t  # the turns of a dialogue come in order
+    dialogues = sorted(last)
+    before = dialogues[:]
+    random.Random(SEED).shuffle(before)
+    out = {}
+    for i, d in enumerate(dialogues):
+        others = (last[before[(i + j) % len(before)]] for j in range(len(before)))
+        prev = next((p for p in others if p.doc != last[d].doc), None)
+        if prev is not None:
+            out[d] = [*prev.history, {"role": "user", "content": prev.question},
+                      {"role": "assistant", "content": prev.answer}]
+    return out
+
+
+def _asked(turn: DialogueTurn, how: str, prefixes: dict[str, list[dict]] | None = None
+           ) -> tuple[str, list[dict] | None]:
+    """The question and history given to ask() for one way of asking."""
+    history = list(turn.history)
+    if how.startswith("switched"):
+        history = [*(prefixes or {}).get(turn.dialogue, []), *history]
+    if how == "alone":
+        return turn.question, None
+    if how.endswith("joined"):
+        return " ".join([*(h["content"] for h in history if h["role"] == "user"), turn.question]), None
+    return turn.question, history
+
+
+def run_dialogues(ix: Index, turns: list[DialogueTurn], how: str, k: int = 5,
+                  prefixes: dict[str, list[dict]] | None = None) -> dict:
+    """hit@1, hit@5 (a passage of the first k in the right file covers at least half the gold span),
+    doc@1 (the first passage is from the right file), sentence@1 (the highlighted sentence of the
+    first passage overlaps the gold span) and found, over every turn. doc@1+also_in also counts a
+    first passage that names the right file in `also_in`, and hit@5+also_in a passage whose text
+    stands in the right file, named in its `also_in`, over half the gold span (the same text in
+    several files: 45 % of the turns are about one of 25 pairs of near-identical documents)."""
+    counts = {"hit@1": 0, "hit@5": 0, "doc@1": 0, "sentence@1": 0, "found": 0, "doc@1+also_in": 0,
+              "hit@5+also_in": 0}
+    texts: dict[str, str] = {}
+    started = time.perf_counter()
+    for t in turns:
+        question, history = _asked(t, how, prefixes)
+        answer = ix.ask(question, k=k, history=history)
+        need = (t.end - t.start) / 2
+        right = [Path(p.source).name == t.doc for p in answer.passages]
+        covers = [r and min(p.end, t.end) - max(p.start, t.start) >= need for r, p in zip(right, answer.passages)]
+        counts["hit@1"] += any(covers[:1])
+        counts["hit@5"] += any(covers[:5])
+        counts["doc@1"] += any(right[:1])
+        first = answer.passages[0] if answer.passages else None
+        counts["sentence@1"] += bool(right[:1] and right[0] and min(first.answer_end, t.end) > max(first.answer_start, t.start))
+        counts["found"] += answer.found
+        counts["doc@1+also_in"] += bool(first) and t.doc in {Path(x).name for x in (first.source, *first.also_in)}
+        also = []
+        for p in answer.passages[:5]:
+            if t.doc in {Path(x).name for x in p.also_in}:
+                other = next(x for x in p.also_in if Path(x).name == t.doc)
+                text = texts.setdefault(other, ix.document_text(other) or "")
+                at = text.find(p.text)  # where the same text stands in the right file (evaluation only)
+                also.append(at >= 0 and min(at + len(p.text), t.end) - max(at, t.start) >= need)
+        counts["hit@5+also_in"] += any(covers[:5]) or any(also)
+    n = max(1, len(turns))
+    return {"turns": len(turns), **{key: round(v / n, 4) for key, v in counts.items()},
+            "ms_per_turn": round(1000 * (time.perf_counter() - started) / n, 1)}
+
+
+def eval_doc2dial(settings: Settings, split: str = "all", limit: int | None = None, hows=DIALOGUE_HOWS,
+                  log=print) -> dict:
+    memo = memo_for(settings)
+    ix = built_index("doc2dial", eval_data() / "doc2dial" / "docs", settings, memo, log=log)
+    turns = split_dialogues(doc2dial_turns(), split)
+    prefixes = switched_prefixes(turns)
+    turns = sample(turns, limit)
+    prepare(ix, [q for t in turns for how in ("joined", "switched joined") for q in (_asked(t, how, prefixes)[0],)]
+            + [t.question for t in turns] + [h["content"] for t in turns for h in t.history]
+            + [h["content"] for p in prefixes.values() for h in p], log)
+    return {how: run_dialogues(ix, turns, how, prefixes=prefixes) for how in hows}
+
+
+CHAINED_TURNS = 3  # earlier questions (with qa's answers) before each SQuAD question
+
+
+def chained_histories(articles: list[dict], questions: list[Question], answers: dict[str, str],
+                      turns: int = CHAINED_TURNS) -> dict[str, list[dict]]:
+    """For each question, a history of `turns` questions about other paragraphs of its article
+    (a fixed seeded choice), each followed by `answers[id]`, the answer qa gave it alone."""
+    paragraph_of: dict[str, int] = {}
+    for a in articles:
+        for j, p in enumerate(a["paragraphs"]):
+            for q in p["qas"]:
+                paragraph_of[q["id"]] = j
+    by_article: dict[int, list[Question]] = {}
+    for q in squad_questions(articles, sorted({q.article for q in questions})):
+        by_article.setdefault(q.article, []).append(q)
+    rng = random.Random(SEED)
+    out = {}
+    for q in questions:
+        others = [x for x in by_article[q.article] if paragraph_of[x.id] != paragraph_of[q.id]]
+        history = []
+        for earlier in rng.sample(others, min(turns, len(others))):
+            history += [{"role": "user", "content": earlier.text}, {"role": "assistant", "content": answers[earlier.id]}]
+        out[q.id] = history
+    return out
+
+
+def eval_squad_chained(settings: Settings, split: str = "all", limit: int | None = None, log=print) -> dict:
+    """SQuAD asked without and with a history about other paragraphs of the same article."""
+    articles = squad_articles()
+    memo = memo_for(settings)
+    ix = squad_index(settings, memo, articles, log=log)
+    questions = sample(squad_questions(articles, split_articles(len(articles), split)), limit)
+    everyone = squad_questions(articles, sorted({q.article for q in questions}))
+    prepare(ix, [q.text for q in everyone], log)
+    # What qa answers each question alone: the assistant turns of the histories (remembered per
+    # configuration, as asking them all takes minutes; the conversation settings play no part).
+    memo_file = eval_cache() / f"squad-answers-{_key(asdict(replace(settings, conversation=None)), memo.name)}.json"
+    answers = json.loads(memo_file.read_text()) if memo_file.exists() else {}
+    for q in everyone:
+        if q.id not in answers:
+            a = ix.ask(q.text, k=1)
+            answers[q.id] = a.passages[0].answer if a.passages else ""
+    memo_file.write_text(json.dumps(answers))
+    histories = chained_histories(articles, questions, answers)
+    alone = run_squad(ix, questions)
+    chained = run_squad(ix, questions, histories=histories)
+    return {"no history": alone.row(), f"after {CHAINED_TURNS} other questions": chained.row(),
+            "recall@5 change": round(chained.recall[5] - alone.recall[5], 4)}
 
 
 # -- latency ----------------------------------------------------------------------------------

@@ -19,13 +19,15 @@ from typing import Callable, Iterator
 import numpy as np
 
 from qa.answer import Answer, select, to_passage
+from qa.converse import ChunkMemo, TurnVectors, check_history, follow_up
 from qa.embed import PRECISIONS, Embedder, default_precision
 from qa.errors import IndexIncompatible, IndexMissing, IndexUnreadable, InvalidInput, InvalidType, NoSources, QAError
 from qa.ingest import BulkEncode, PreparedDocument, embed_with_cache, prepare
 from qa.search import Query, retrieve
-from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, LexicalSettings, SearchSettings,
-                         ShortAnswerSettings, checkout_seeds, default_index, demo_index, demo_sources, demo_uploads)
 from qa.loading import Loading
+from qa.settings import (BM25S_DEFAULTS, AnswerSettings, ChunkSettings, ConversationSettings, LexicalSettings,
+                         SearchSettings, ShortAnswerSettings, checkout_seeds, default_index, demo_index, demo_sources,
+                         demo_uploads)
 from qa.sources import Discovery, Problem, content_hash, find_files, is_ocr_format, supported_suffixes
 from qa.span import with_short_answers
 from qa.stores import IndexedDocument, Snapshot, StoredDocument, Writer, open_store
@@ -172,6 +174,7 @@ class Index:
         lexical: LexicalSettings = LexicalSettings(),
         embedder: Embedder | None = None,
         short_answers: ShortAnswerSettings = ShortAnswerSettings(),
+        conversation: ConversationSettings = ConversationSettings(),
     ):
         """`store`: None keeps vectors, chunks and documents in the index folder (FAISS + SQLite);
         "milvus:///file.db" or "milvus://host:19530" keeps them in Milvus. The index folder
@@ -187,7 +190,8 @@ class Index:
         `qa.embed.Embedder` does (name, dim, encode, encode_with_sentences, token_counter), used
         instead of the model named by `model` and `precision` (evaluation remembers vectors so).
         `short_answers`: whether and from which confidence the first passage carries a short
-        answer inside its highlighted sentence (qa.span)."""
+        answer inside its highlighted sentence (qa.span). `conversation`: how the history of a
+        follow-up question is used (qa.converse)."""
         self.path = Path(path) if path is not None else default_index()
         self.store = open_store(store, self.path)
         if precision is not None and precision not in PRECISIONS:
@@ -202,6 +206,8 @@ class Index:
         self.lexical = lexical
         self._embedder = embedder
         self.short_settings = short_answers
+        self.conversation = conversation
+        self._turn_vectors = TurnVectors()
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
         self._chosen: dict[tuple, frozenset[str]] = {}  # (version, sources asked for) -> document ids
@@ -264,24 +270,33 @@ class Index:
     def exists(self) -> bool:
         return self.store.exists()
 
-    def ask(self, question: str, k: int = 5, mode: str | None = None,
+    def ask(self, question: str, k: int = 5, mode: str | None = None, history: list[dict] | None = None,
             sources: list[str] | str | None = None) -> Answer:
         """Cited extractive answer: passages copied from the sources, the answering sentence marked.
 
+        `history`: the conversation before the question, oldest first, as
+        [{"role": "user" | "assistant", "content": str}, ...]; a follow-up is searched for in its
+        context (qa.converse; the answer's `searched_for` says how). None or [] asks it alone.
         `sources`: search only the documents whose cited source matches one of these: an exact
         source ("reports/q3.pdf"), a glob ("reports/*.pdf", "*.md") or a folder ("reports"). The
         search runs inside them, so k passages come back whenever they hold k.
         """
         question, notes = clean_question(question)
         k = check_k(k)
+        turns = check_history(history)
         snap = self.snapshot()
         embedder = self.embedder
         query = Query.of(question, embedder.encode([question])[0])
+        self._turn_vectors.remember(embedder.name, question, query.vector)  # the next follow-up's history
+        qvec, q_terms = query.vector, list(query.terms)
+        settings = self.search_settings if mode is None else dataclasses.replace(self.search_settings, mode=mode)
         with self._reading():
             if sources is not None:
                 query = dataclasses.replace(query, doc_ids=self._chosen_documents(snap, sources))
-            qvec, q_terms = query.vector, list(query.terms)
-            settings = self.search_settings if mode is None else dataclasses.replace(self.search_settings, mode=mode)
+            if turns:
+                snap = ChunkMemo(snap)  # the follow-up's searches share their chunk rows
+                query = follow_up(snap, query, turns, lambda texts: self._turn_vectors.encode(
+                    embedder.name, embedder.encode, texts), self.conversation, settings)
             hits = retrieve(snap, query, max(k, self.answer_settings.passages_scored), settings)
             if self.reranker is not None:
                 from qa.rerank import Reranker, rerank
@@ -295,7 +310,7 @@ class Index:
         passages = with_short_answers(question, tuple(to_passage(s) for s in scored), found, self.short_settings)[:k]
         if not found:
             notes.append("the sources do not answer this; the closest passages are shown")
-        return Answer(question, found, passages, tuple(notes))
+        return Answer(question, found, passages, tuple(notes), searched_for=query.text)
 
     def _chosen_documents(self, snap: Snapshot, sources: list[str] | str) -> frozenset[str]:
         """The ids of the documents `sources` names in this version (remembered for the last few
@@ -617,10 +632,11 @@ def default(path: str | Path | None = None) -> Index:
         return ix
 
 
-def ask(question: str, k: int = 5, mode: str | None = None, sources: list[str] | str | None = None,
-        index: str | Path | None = None) -> Answer:
-    """Ask the index in ./index (or `index`, or QA_INDEX), refreshed from its recorded sources."""
-    return default(index).ask(question, k=k, mode=mode, sources=sources)
+def ask(question: str, k: int = 5, mode: str | None = None, history: list[dict] | None = None,
+        sources: list[str] | str | None = None, index: str | Path | None = None) -> Answer:
+    """Ask the index in ./index (or `index`, or QA_INDEX), refreshed from its recorded sources;
+    `history` and `sources` as in Index.ask."""
+    return default(index).ask(question, k=k, mode=mode, history=history, sources=sources)
 
 
 __all__ = ["Index", "build", "ask", "BuildReport"]

@@ -32,4 +32,6 @@ def render_text(answer: Answer, width: int = 100) -> str:
         out.append(textwrap.indent(textwrap.fill(body, width - 4), "    "))
     for note in answer.notes:
         out.append(f"note: {note}")
+    if answer.searched_for and answer.searched_for != answer.question:  # a follow-up, read in its context
+        out.append(f"searched for: {answer.searched_for}")
     return "\n".join(out)

@@ -56,7 +56,8 @@ def rerank(hits: list[Hit], question: str, reranker: Reranker, depth: int, weigh
     the hits after them keep their order behind them."""
     top, rest = hits[:depth], hits[depth:]
     relevance = reranker.scores(question, [h.chunk.search_text for h in top])
-    rescored = [Hit(h.chunk, (1 - weight) * h.score + weight * float(r), h.dense, h.lexical)
+    rescored = [Hit(h.chunk, (1 - weight) * h.score + weight * float(r), h.dense, h.lexical,
+                    (1 - weight) * h.prior)
                 for h, r in zip(top, relevance)]
     rescored.sort(key=lambda h: (-h.score, h.chunk.id))
     return rescored + rest

@@ -27,13 +27,16 @@ QUESTION_WORDS = frozenset(
 @dataclass(frozen=True)
 class Query:
     """What retrieval searches for. A single question is its own text, terms and vector; a
-    conversation (or a feedback loop) may add weighted expansion terms."""
+    conversation (qa.converse) or a feedback loop may add weighted expansion terms, and priors
+    that favour documents and passages."""
 
     text: str  # what is searched for, as a person would read it
     terms: tuple[str, ...]  # BM25 terms, stemmed as qa.text.terms() makes them (repeats count)
     vector: np.ndarray = field(compare=False, repr=False)  # unit vector of `text`
     expansion: Mapping[str, float] = field(default_factory=dict)  # extra BM25 terms and their weights
     doc_ids: frozenset[str] | None = None  # search only these documents (None: all)
+    document_prior: Mapping[str, float] = field(default_factory=dict)  # doc id -> bonus added to its passages' scores
+    passage_prior: Mapping[int, float] = field(default_factory=dict)  # chunk id -> bonus; these chunks are candidates too
 
     @classmethod
     def of(cls, text: str, vector: np.ndarray) -> "Query":
@@ -48,6 +51,7 @@ class Hit:
     score: float  # fused score, what the ranking uses
     dense: float  # cosine similarity of question and chunk
     lexical: float  # BM25 divided by the best BM25 among candidates (0..1)
+    prior: float = 0.0  # the part of `score` a conversation's prior added (qa.converse): ranks, does not make it an answer
 
 
 def retrieve(snapshot: Snapshot, query: Query, k: int, settings: SearchSettings = SearchSettings()) -> list[Hit]:
@@ -57,7 +61,7 @@ def retrieve(snapshot: Snapshot, query: Query, k: int, settings: SearchSettings 
     question_terms = list(query.terms)
     if settings.drop_question_words:
         question_terms = [t for t in question_terms if t not in QUESTION_WORDS] or question_terms
-    hits = _retrieve(snapshot, question_terms, dict(query.expansion), query.vector, k, settings, query.doc_ids)
+    hits = _retrieve(snapshot, question_terms, dict(query.expansion), query.vector, k, settings, query)
     if settings.prf_passages <= 0 or not hits:
         return hits
     feedback = hits[: settings.prf_passages]
@@ -71,7 +75,7 @@ def retrieve(snapshot: Snapshot, query: Query, k: int, settings: SearchSettings 
         vector = (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
     if expansion == dict(query.expansion) and vector is query.vector:
         return hits
-    return _retrieve(snapshot, question_terms, expansion, vector, k, settings, query.doc_ids)
+    return _retrieve(snapshot, question_terms, expansion, vector, k, settings, query)
 
 
 def expansion_terms(feedback: list[Hit], count: int, total: float) -> dict[str, float]:
@@ -95,17 +99,18 @@ def _retrieve(
     question_vector: np.ndarray,
     k: int,
     settings: SearchSettings,
-    doc_ids: frozenset[str] | None = None,
+    query: Query,
 ) -> list[Hit]:
     depth = max(k, settings.depth)
     dense_hits: dict[int, float] = {}
     if settings.mode != "bm25":
-        dense_hits = dict(snapshot.dense_search(question_vector[None, :], depth, doc_ids)[0])
+        dense_hits = dict(snapshot.dense_search(question_vector[None, :], depth, query.doc_ids)[0])
     lexical_hits: dict[int, float] = {}
     if settings.mode != "dense":
-        lexical_hits = snapshot.lexical_search(question_terms, depth, list(dense_hits), expansion, doc_ids)
+        lexical_hits = snapshot.lexical_search(question_terms, depth, [*dense_hits, *query.passage_prior], expansion,
+                                               query.doc_ids)
 
-    candidates = list(dict.fromkeys([*dense_hits, *(c for c, s in lexical_hits.items() if s > 0)]))
+    candidates = list(dict.fromkeys([*dense_hits, *(c for c, s in lexical_hits.items() if s > 0), *query.passage_prior]))
     if not candidates:
         return []
     # Fill in the score each candidate did not get from the other retriever.
@@ -150,8 +155,15 @@ def _retrieve(
         hits = _with_document_evidence(hits, settings.document_weight)
     if settings.context_weight > 0 and settings.mode != "bm25":
         hits = _with_context_vectors(snapshot, hits, question_vector, settings.context_weight, settings.context_chunks)
+    if query.document_prior or query.passage_prior:
+        hits = [_with_prior(h, query.document_prior.get(h.chunk.doc_id, 0.0) + query.passage_prior.get(h.chunk.id, 0.0))
+                for h in hits]
     hits.sort(key=lambda h: (-h.score, h.chunk.id))
     return hits
+
+
+def _with_prior(hit: Hit, prior: float) -> Hit:
+    return Hit(hit.chunk, hit.score + prior, hit.dense, hit.lexical, hit.prior + prior)
 
 
 def _with_document_evidence(hits: list[Hit], weight: float) -> list[Hit]:

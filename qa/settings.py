@@ -127,6 +127,35 @@ class ShortAnswerSettings:
 
 
 @dataclass(frozen=True)
+class ConversationSettings:
+    """Follow-up questions (qa.converse): how the conversation before a question shapes what is
+    searched. The answering sentence is always chosen by the newest question alone."""
+
+    turns: int = 8  # history turns read, the most recent ones (older turns are not looked at)
+    decay: float = 0.5  # weight of a user turn per user turn back (the previous one weighs 1)
+    assistant_weight: float = 0.5  # an assistant turn's weight, relative to the user turn it answers
+    answer_vectors: bool = True  # assistant turns count in the context vector too (else in its terms only)
+    # Context terms (HQE): the `context_terms` words of earlier turns that weigh most by turn weight
+    # times rarity, among those at least `min_idf` rare (BM25 IDF over the chunks).
+    min_idf: float = 1.0
+    context_terms: int = 20
+    # A search for the whole conversation (the question, and every turn's vector and rare terms at
+    # its weight) gives priors: its first `prior_documents` documents get prior_weight times
+    # exp(-(how far their best score lies below the first) / prior_temperature); its first
+    # `passages` passages are candidates too, with passage_weight times their relative score.
+    prior_weight: float = 0.4
+    prior_temperature: float = 0.1
+    prior_documents: int = 3
+    passage_weight: float = 0.2
+    passages: int = 50
+    # The question is asked alone when it stands on its own: it has at least alone_terms content
+    # words and, searched alone, puts another document ahead of the conversation's by more than
+    # alone_lead (in fused score).
+    alone_terms: int = 5
+    alone_lead: float = 0.3
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     """Which weights encode (for evaluation runs; an Index takes `model=` and `precision=`)."""
 
@@ -144,6 +173,7 @@ class Settings:
     model: ModelSettings = ModelSettings()
     lexical: LexicalSettings = LexicalSettings()
     short: ShortAnswerSettings = ShortAnswerSettings()
+    conversation: ConversationSettings = ConversationSettings()
 
     def with_overrides(self, overrides: list[str]) -> "Settings":
         """Apply "group.field=value" strings, e.g. "search.dense_weight=0.4", "chunk.max_chars=500"."""
@@ -154,7 +184,8 @@ class Settings:
             group, _, name = key.strip().partition(".")
             if group not in groups or not raw:
                 raise InvalidInput(f"bad setting {item!r}: use chunk.NAME=VALUE, search.NAME=VALUE, answer.NAME=VALUE, "
-                                   "short.NAME=VALUE, lexical.k1|b=VALUE, model.precision=fp32|int8 or model.reranker=PATH")
+                                   "short.NAME=VALUE, conversation.NAME=VALUE, lexical.k1|b=VALUE, "
+                                   "model.precision=fp32|int8 or model.reranker=PATH")
             current = getattr(out, group)
             if name not in current.__dataclass_fields__:
                 raise InvalidInput(f"{group} has no setting {name!r}; it has {', '.join(current.__dataclass_fields__)}")

@@ -146,8 +146,14 @@ def _stem(words: list[str]) -> list[str]:
     return _stemmer.stemWords(words)
 
 
-def terms(text: str) -> list[str]:
-    """Lexical terms for BM25 and sentence overlap: lower-cased, possessives dropped, stemmed."""
+def term_words(text: str) -> list[tuple[str, str]]:
+    """(term, the word it comes from) for each term of `text`, as terms() makes them, in order."""
     words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
     words = [w[:-2] if w.endswith("'s") else w for w in words]
-    return _stem([w for w in words if w not in _STOPWORDS])
+    words = [w for w in words if w not in _STOPWORDS]
+    return list(zip(_stem(words), words))
+
+
+def terms(text: str) -> list[str]:
+    """Lexical terms for BM25 and sentence overlap: lower-cased, possessives dropped, stemmed."""
+    return [term for term, _ in term_words(text)]

@@ -59,7 +59,8 @@ def test_same_quote_in_several_sources_collapses_into_one_result_with_also_in(se
 
 def test_answer_json_has_exactly_the_documented_schema(seeds_any_store):
     d = seeds_any_store.ask("How much did the council invest in social work?", k=3).to_dict()
-    assert set(d) == {"question", "found", "passages"}
+    assert set(d) == {"question", "found", "passages", "searched_for"}
+    assert d["searched_for"] == d["question"]  # no conversation: what was asked is what was searched for
     assert isinstance(d["found"], bool)
     for p in d["passages"]:
         assert set(p) == JSON_PASSAGE_KEYS

@@ -24,6 +24,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 INJECTION = "<script>alert('xss')</script>"
+FOLLOW_UP = ["What did Ofsted say about standards in the county's primary schools?",
+             "Who is the cabinet member for education there?"]
 IMG_INJECTION = "<img src=x onerror=alert('img')>"
 HARBOUR = (
     "Harbour notes\n\nThe harbour festival committee meets every Thursday in the old boathouse "
@@ -70,6 +72,14 @@ def test_not_found_says_the_sources_do_not_answer_and_labels_the_closest_passage
     assert "The sources don't answer this question." in out
     assert "Closest passages" in out and "do not answer it" in out
     assert "qa-hl" not in out  # nothing is presented as the answer
+
+
+def test_searched_for_shows_under_an_answer_only_when_the_conversation_changed_it():
+    p = passage("Intro. The committee meets on Thursdays. More.", "The committee meets on Thursdays.")
+    plain = render_answer(Answer("When does it meet?", True, (p,), searched_for="When does it meet?"))
+    assert "Searched for" not in plain
+    follow = render_answer(Answer("When does it meet?", True, (p,), searched_for=f"When does it meet? (+ {INJECTION})"))
+    assert "Searched for: When does it meet? (+ &lt;script&gt;" in follow and "<script" not in follow
 
 
 def test_document_view_marks_passage_and_sentence_at_their_offsets():
@@ -243,11 +253,40 @@ def test_api_answers_from_gradio_client_with_the_documented_schema(served):
     url, _ = served
     client = Client(url, verbose=False)
     data = client.predict("Who chairs the review meetings?", 3, api_name="/ask")
-    assert list(data) == ["question", "found", "passages"]
+    assert list(data) == ["question", "found", "passages", "searched_for"]
     assert data["found"] and len(data["passages"]) == 3
     assert "chair their review meetings" in data["passages"][0]["answer"]
     assert data["passages"][0]["source"].startswith("seeds/")
     assert client.predict("What is the boiling point of water?", 3, api_name="/ask")["found"] is False
+
+
+def test_api_takes_an_optional_history_for_follow_up_questions(served):
+    from gradio_client import Client
+
+    client = Client(served[0], verbose=False)
+    history = [{"role": "user", "content": FOLLOW_UP[0]},
+               {"role": "assistant", "content": "More work needs to be done to lift standards."}]
+    data = client.predict(FOLLOW_UP[1], 3, None, history, api_name="/ask")  # (question, k, sources, history)
+    assert "whiting" in data["passages"][0]["answer"].lower()
+    assert data["searched_for"].startswith(FOLLOW_UP[1] + " (+ ")
+    assert client.predict(FOLLOW_UP[1], 3, None, [], api_name="/ask")["searched_for"] == FOLLOW_UP[1]
+    with pytest.raises(Exception, match="role"):
+        client.predict(FOLLOW_UP[1], 3, None, [{"role": "bot", "content": "hi"}], api_name="/ask")
+
+
+def test_api_called_over_raw_http_with_only_question_and_k_still_answers(served):
+    import json as jsonlib
+
+    url, _ = served
+    request = urllib.request.Request(f"{url}gradio_api/call/ask", data=jsonlib.dumps(
+        {"data": ["Who chairs the review meetings?", 2]}).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        event = jsonlib.loads(r.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=120) as r:
+        stream = r.read().decode()
+    assert "event: complete" in stream, stream
+    data = jsonlib.loads(stream.split("event: complete\ndata: ", 1)[1].splitlines()[0])[0]
+    assert data["found"] and len(data["passages"]) == 2 and data["searched_for"] == data["question"]
 
 
 def test_twenty_people_asking_at_once_all_get_answers(served):
@@ -328,6 +367,45 @@ def test_browser_shows_the_answer_sentence_citation_and_highlighted_source(page)
         page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(800)  # let Gradio's loading fade finish
         page.screenshot(path=os.environ["QA_SCREENSHOT"])
+
+
+@browser
+def test_browser_follow_up_is_answered_in_the_conversation_until_a_new_one_starts(page):
+    ask_in_browser(page, FOLLOW_UP[0])
+    turn, _ = ask_in_browser(page, FOLLOW_UP[1])  # "there": only the question before says where
+    assert "whiting" in turn.locator(".qa-answer").inner_text().lower()
+    assert turn.locator(".qa-searched").inner_text().startswith(f"Searched for: {FOLLOW_UP[1]} (+ ")
+    assert page.locator("#qa-chat .qa-turn").count() == 2  # the earlier question and answer stay visible
+    page.click("#qa-new")
+    page.wait_for_function("document.querySelectorAll('#qa-chat .qa-turn').length == 0")
+    turn, _ = ask_in_browser(page, FOLLOW_UP[1])
+    assert turn.locator(".qa-searched").count() == 0  # asked on its own now
+
+
+@browser
+def test_browser_visitors_each_have_their_own_conversation(chromium, served):
+    pages = []
+    for _ in range(2):
+        ctx = chromium.new_context(viewport={"width": 1200, "height": 900})
+        pg = ctx.new_page()
+        pg.set_default_timeout(60_000)
+        pg.goto(served[0])
+        pg.wait_for_selector("#qa-question textarea")
+        pages.append((ctx, pg))
+    (ctx_a, a), (ctx_b, b) = pages
+    try:
+        ask_in_browser(a, FOLLOW_UP[0])
+        ask_in_browser(b, "What was the average social worker caseload in Kent in September 2021?")
+        turn_a, _ = ask_in_browser(a, FOLLOW_UP[1])
+        turn_b, _ = ask_in_browser(b, FOLLOW_UP[1])
+        assert "whiting" in turn_a.locator(".qa-answer").inner_text().lower()
+        assert FOLLOW_UP[0] not in b.locator("#qa-chat").inner_text()
+        searched_b = turn_b.locator(".qa-searched")
+        assert searched_b.count() == 0 or "primary" not in searched_b.inner_text().lower()
+        assert b.locator("#qa-chat .qa-turn").count() == 2
+    finally:
+        ctx_a.close()
+        ctx_b.close()
 
 
 @browser

@@ -99,6 +99,9 @@ def make_api(index: Index, access: Access = Access(), feedback: Optional[Feedbac
         author: Optional[str]
         published: Optional[str]
         url: Optional[str]
+        short_answer: Optional[str] = Field(None, description="The short answer inside `answer`, when qa is confident of one.")
+        short_start: Optional[int] = None
+        short_end: Optional[int] = None
 
     class AnswerOut(BaseModel):
         """Exactly what `qa ask --json` prints: document[start:end] == text, and
@@ -106,6 +109,8 @@ def make_api(index: Index, access: Access = Access(), feedback: Optional[Feedbac
         question: str
         found: bool
         passages: list[PassageOut]
+        searched_for: str = Field(description="What was searched for: the question, or after a conversation the "
+                                  "question with the context it was read in.")
 
     class ShownPassage(BaseModel):
         source: str

@@ -2,12 +2,15 @@
 
 Every answer comes from `Index.ask()`, the engine behind the CLI and `qa.ask`. The app holds no
 heavy per-session state: the Index is shared, each question reads the current immutable version,
-and a citation carries its own offsets, so opening the source needs nothing remembered. The HTML
+and a citation carries its own offsets, so opening the source needs nothing remembered. Each
+visitor's conversation (the last few questions and answer sentences, for follow-ups) is a small
+per-session State. The HTML
 comes from `qa.web.render`; the page's CSS and scripts are the files in `qa/web/static/`.
 """
 
 # No `from __future__ import annotations` here: Gradio reads handler annotations (`gr.EventData`)
 # as live classes to decide what to pass them.
+import inspect
 import secrets
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from qa.web.uploads import MAX_UPLOAD_BYTES, Uploads
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TURNS = 20  # conversation turns kept on the page; older ones drop off the top
+HISTORY_MESSAGES = 16  # messages of a visitor's conversation kept for follow-ups (the engine reads the last 8)
 CHAT_PASSAGES = 3  # cited passages shown under each answer
 ASK_CONCURRENCY = 4  # questions answered at once; more wait in the queue (2 cores do the work)
 QUEUE_SIZE = 200  # questions and uploads waiting at most; 20 people asking at once fit easily
@@ -49,6 +53,26 @@ def _examples_for(index: Index) -> list[str]:
     return [f"What does “{d.title}” say?" for d in docs[:3]]
 
 
+def _keep_api_arguments_optional(demo, fn, api_name: str) -> None:
+    """Let a raw HTTP call of an API endpoint leave out trailing arguments that have defaults.
+
+    gradio_client fills in an endpoint's defaults itself, but Gradio refuses a raw call
+    (`/gradio_api/call/NAME`) that sends fewer values than the function has parameters, so adding
+    a parameter would break every script written before it. The missing values are filled in
+    with the function's defaults before Gradio checks the call.
+    """
+    defaults = [p.default for p in inspect.signature(fn).parameters.values()]
+    check = demo.validate_inputs
+
+    def validate_inputs(block_fn, inputs):
+        missing = defaults[len(inputs):]
+        if getattr(block_fn, "api_name", None) == api_name and missing and inspect.Parameter.empty not in missing:
+            inputs.extend(missing)  # the list Gradio goes on to read
+        return check(block_fn, inputs)
+
+    demo.validate_inputs = validate_inputs
+
+
 def make_app(index: Index, sources: Path | None, examples: list[str] | None = None,
              max_upload_bytes: int = MAX_UPLOAD_BYTES, k: int = CHAT_PASSAGES):
     """The Gradio Blocks app over `index`; uploads are saved into `sources` (None: no uploads)."""
@@ -59,21 +83,29 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
 
     feedback = FeedbackStore.beside(index)
 
-    def respond(question: str, turns: list[str], chosen: list[str] | None = None):
-        turns = list(turns or [])
+    def respond(question: str, turns: list[str], conversation: list[dict], chosen: list[str] | None = None):
+        """One question asked in the visitor's conversation (a per-session State: nothing is shared)."""
+        turns, conversation = list(turns or []), list(conversation or [])
         question = (question or "").strip()
         if not question:
-            return gr.update(), turns, ""
+            return gr.update(), turns, conversation, ""
         try:
             within = list(chosen) if chosen else None
             version = index.snapshot().version
             # What a 👍/👎 under this answer records besides the answer; the key names this answer.
-            asked = {"k": k, "sources": within, "history": [], "index_version": version, "key": secrets.token_urlsafe(12)}
-            reply = render_answer(index.ask(question, k=k, sources=within), vote=asked)
+            asked = {"k": k, "sources": within, "history": conversation, "index_version": version,
+                     "key": secrets.token_urlsafe(12)}
+            answer = index.ask(question, k=k, history=conversation, sources=within)
+            reply = render_answer(answer, vote=asked)
+            conversation += [{"role": "user", "content": answer.question},
+                             {"role": "assistant", "content": answer.answer or ""}]
         except QAError as e:
             reply = render_error(f"Cannot answer: {e}")
         turns = (turns + [render_question(question[:MAX_QUESTION_CHARS]) + reply])[-MAX_TURNS:]
-        return render_conversation(turns, examples), turns, ""
+        return render_conversation(turns, examples), turns, conversation[-HISTORY_MESSAGES:], ""
+
+    def new_conversation():
+        return render_conversation([], examples), [], [], ""
 
     def open_citation(evt: gr.EventData):
         data = evt._data if isinstance(getattr(evt, "_data", None), dict) else {}
@@ -126,11 +158,12 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
             messages = [f"rejected — the index could not be updated: {e}"]
         return render_upload_messages(messages), panel(), None
 
-    def ask_api(question: str, k: int = 5, sources: list[str] | None = None) -> dict:
+    def ask_api(question: str, k: int = 5, sources: list[str] | None = None, history: list | None = None) -> dict:
         """Answer a question with cited passages: the same JSON as `qa ask --json`. `sources`: search
-        only these documents (source paths, globs such as "reports/*.pdf", or folders)."""
+        only these documents (source paths, globs such as "reports/*.pdf", or folders). `history`: the
+        conversation before it, oldest first, as [{"role": "user" | "assistant", "content": str}]."""
         try:
-            return index.ask(question, k=k, sources=sources or None).to_dict()
+            return index.ask(question, k=k, sources=sources or None, history=history).to_dict()
         except QAError as e:  # a bad question or k: say what is wrong, log no traceback
             raise gr.Error(f"Cannot answer: {e}", print_exception=False) from None
 
@@ -144,7 +177,8 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
     with gr.Blocks(title="qa — answers from your documents", analytics_enabled=False) as demo:
         demo.qa_launch_options = {"css": static_text("qa.css"), "theme": theme}
         demo.qa_index = index  # what the JSON API beside the chat answers from (qa.web.server)
-        turns = gr.State([])
+        turns = gr.State([])  # the rendered turns on this visitor's page
+        conversation = gr.State([])  # this visitor's conversation, as messages for follow-up questions
         gr.Markdown("## qa — answers from your documents, with citations")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=360):
@@ -157,6 +191,7 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
                 # The choice applies to the next questions; nothing chosen searches every document.
                 chosen = gr.Dropdown(choices=document_choices(), value=[], multiselect=True,
                                      label="Search only in (all documents when empty)", elem_id="qa-within")
+                new_button = gr.Button("New conversation", size="sm", elem_id="qa-new")
                 if examples:
                     ex = gr.Examples([[q] for q in examples], inputs=[question], label="Example questions",
                                      elem_id="qa-examples")
@@ -180,10 +215,12 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
             refresh = gr.Button("Refresh", size="sm")
 
         ask_options = dict(concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", api_visibility="private")
-        question.submit(respond, [question, turns, chosen], [chat, turns, question], **ask_options)
-        ask_button.click(respond, [question, turns, chosen], [chat, turns, question], **ask_options)
+        asked, shown = [question, turns, conversation, chosen], [chat, turns, conversation, question]
+        question.submit(respond, asked, shown, **ask_options)
+        ask_button.click(respond, asked, shown, **ask_options)
+        new_button.click(new_conversation, None, shown, api_visibility="private")
         if examples:
-            ex.load_input_event.then(respond, [question, turns, chosen], [chat, turns, question], **ask_options)
+            ex.load_input_event.then(respond, asked, shown, **ask_options)
         chat.cite(open_citation, None, [viewer_head, viewer], concurrency_limit=ASK_CONCURRENCY, api_visibility="private")
         chat.vote(record_vote, None, None, concurrency_limit=ASK_CONCURRENCY, api_visibility="private")
         add_button.click(add_files, [files], [upload_status, index_panel, files], concurrency_limit=1,
@@ -192,5 +229,6 @@ def make_app(index: Index, sources: Path | None, examples: list[str] | None = No
         refresh.click(refresh_panel, [chosen], [index_panel, chosen], api_visibility="private")
         demo.load(refresh_panel, [chosen], [index_panel, chosen], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
+        _keep_api_arguments_optional(demo, ask_api, "ask")  # callers sending (question, k) keep working
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ASK_CONCURRENCY)
     return demo

@@ -143,6 +143,9 @@ def render_answer(answer: Answer, vote: dict | None = None) -> str:
     cards = "".join(_passage_card(p, n, answer.found and n in cited) for n, p in enumerate(ps, 1))
     notes = [n for n in answer.notes if "closest passages are shown" not in n]
     foot = "".join(f'<div class="qa-note">note: {esc(n)}</div>' for n in notes)
+    if answer.searched_for and answer.searched_for != answer.question:  # a follow-up, read in its context
+        foot += f'<div class="qa-searched">Searched for: {esc(answer.searched_for)}</div>'
+
     kind = "qa-found" if answer.found else "qa-notfound"
     bar = _vote_bar(answer, cited, vote or {})
     return f'<div class="qa-a {kind}">{head}<ol class="qa-passages">{cards}</ol>{foot}{bar}</div>'
