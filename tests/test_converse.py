@@ -126,6 +126,17 @@ def test_a_follow_up_is_searched_in_the_document_the_conversation_is_about(seeds
     assert answer.searched_for.startswith("Who is the cabinet member for education there? (+ ")
 
 
+def test_a_follow_up_asked_within_chosen_documents_stays_inside_them(seeds_any_store):
+    """The conversation points at seeds/002; the reader chose other documents: every search of the
+    follow-up, the whole-conversation one too, keeps to the choice."""
+    history = [said("user", SCHOOLS), said("assistant", seeds_any_store.ask(SCHOOLS).answer or "")]
+    within = ["seeds/003*", "seeds/004*"]
+    answer = seeds_any_store.ask("Who is the cabinet member for education there?", k=5, history=history,
+                                 sources=within)
+    assert answer.passages and answer.searched_for.startswith("Who is the cabinet member for education there? (+ ")
+    assert all(p.source.startswith(("seeds/003", "seeds/004")) for p in answer.passages)
+
+
 def test_a_pronoun_is_read_as_the_person_the_conversation_named(seeds_index):
     answer = chat(seeds_index, SCHOOLS, "Who is the cabinet member for education there?", "What did he say?")
     assert answer.passages[0].source.startswith("seeds/002")
