@@ -13,9 +13,12 @@ encoding speed on AVX-512 VNNI cores (docs/performance.md gives its speed and qu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +78,30 @@ def exported(model_dir: Path, variant: str = "fp32") -> Path | None:
     return f if f.exists() else None
 
 
+@contextlib.contextmanager
+def _quietly():
+    """The one-off export's libraries warn about tracing and quantization details that are expected
+    here, and one of them configures the root logger on import (after which every library's debug
+    lines print). A user's first build shows none of it, and the host's logging is left as it was."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.addHandler(logging.NullHandler())  # makes a library's logging.basicConfig() a no-op
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 def export(model_dir: Path, variant: str = "fp32") -> Path:
     """Write the ONNX graph of the model folder's transformer (and its int8 version) to the cache."""
+    with _quietly():
+        return _export(model_dir, variant)
+
+
+def _export(model_dir: Path, variant: str) -> Path:
     if _pipeline(model_dir) is None:
         raise ValueError(f"{model_dir} is not a plain sentence-transformers model (Transformer, Pooling, Normalize)")
     folder = onnx_folder(model_dir)

@@ -293,3 +293,20 @@ def test_chunks_without_any_term_still_build_and_answer_from_vectors(tmp_path):
     assert ix.check() == []
     assert ix.snapshot()._load_bm25() is None
     assert ix.ask("is it so?").passages
+
+
+def test_a_first_build_in_a_fresh_cache_prints_only_qa_s_own_lines(corpus, tmp_path):
+    """The one-off ONNX export (fp32, then int8) warns about tracing and quantization, and a library
+    it imports configures the root logger; a user's first `qa build` shows none of that."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QA_CACHE": str(tmp_path / "fresh-cache"), "QA_INDEX": ""}
+    done = subprocess.run([sys.executable, "-m", "qa.cli", "build", str(corpus), "--index", str(tmp_path / "ix")],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "fresh-cache").rglob("*int8*.onnx"))  # the export did run here
+    noise = [line for line in (done.stdout + done.stderr).splitlines()
+             if any(w in line for w in ("Warning", "WARNING", "DEBUG", "INFO:"))]
+    assert noise == []
+    assert "2 documents" in done.stdout
