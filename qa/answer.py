@@ -104,6 +104,7 @@ def answering_positions(answers: list[str], found: bool) -> list[int]:
 _MONTHS = "january february march april may june july august september october november december"
 _MONTH = r"\b(?:" + "|".join(m[:3] + r"(?:" + m[3:] + r")?" for m in _MONTHS.split()) + r")\.?\b"
 _NUMBER_WORDS = r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|third|quarter)\b"
+_CLOCK = r"\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}:\d{2}\b|\bo'clock\b"  # 6 pm, 9.30am, 18:00
 _ANSWER_TYPES: list[tuple[re.Pattern, re.Pattern]] = [
     # (question asks for…, sentence offers…)
     (re.compile(r"\b(?:how\s+(?:long|old)|what\s+(?:age|duration)|how\s+many\s+(?:years|months|weeks|days|hours))\b", re.I),
@@ -111,8 +112,11 @@ _ANSWER_TYPES: list[tuple[re.Pattern, re.Pattern]] = [
     (re.compile(r"\b(?:how\s+(?:many|much|far|large|big|high|tall|often)|what\s+(?:percentage|proportion|share|number|amount|size|fraction))\b", re.I),
      re.compile(r"\d|[£$€¥]|" + _NUMBER_WORDS + r"|\bper\s?cent\b", re.I)),
     (re.compile(r"\b(?:when|what\s+(?:year|date|day|month|time|century|decade)|which\s+(?:year|date|day|month|century|decade)|by\s+when|since\s+when)\b", re.I),
-     re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b|" + _MONTH + r"|\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|century|decade)\b", re.I)),
+     re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b|" + _MONTH + r"|\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|century|decade|noon|midnight)\b|" + _CLOCK, re.I)),
     (re.compile(r"^\s*(?:who|whom|whose)\b|\b(?:which|what)\s+(?:person|people|man|woman|official|director|minister|inspector|councillor|author|writer|leader|member|chair|head)\b", re.I),
+     # Under re.I any two words pass for a name, so "who" rewards nearly every sentence. Measured:
+     # a case-sensitive name (two capitalised words) lost single names ("Galileo") and 0.0013
+     # recall@1 on SQuAD, so it stays as it is.
      re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+\b|\b(?:mr|mrs|ms|dr|prof|cllr|sir|lord|lady)\b\.?\s+\w+", re.I)),
     (re.compile(r"^\s*(?:why)\b|\bwhat\s+(?:caused|led\s+to|prevented)\b", re.I),
      re.compile(r"\b(?:because|due\s+to|as\s+a\s+result|caused?|led\s+to|owing\s+to|since|prevent(?:ed|s)?|so\s+that|in\s+order\s+to|reason)\b", re.I)),

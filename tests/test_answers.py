@@ -155,3 +155,16 @@ def test_a_list_item_number_is_not_the_quantity_a_how_many_question_asks_for():
     assert answer_type_match(question, "5. Some 400 children arrived that summer.") == 1.0
     assert answer_type_match(question, "Some 400 children arrived that summer.") == 1.0
     assert answer_type_match("When was it rebuilt?", "1987. The lighthouse was automated.") == 1.0
+
+
+@pytest.mark.parametrize("question, sentence, offers", [
+    ("Who chairs the meetings?", "The Council Leader chairs them.", 1.0),
+    ("Who chairs the meetings?", "they are chaired by cllr smith", 1.0),  # a title before a name
+    ("When does the office open?", "It opens at 9.30am on weekdays.", 1.0),
+    ("What time does the shuttle leave?", "The shuttle leaves at 18:00.", 1.0),
+    ("When does the shuttle leave?", "The shuttle leaves from the harbour.", 0.0),
+])
+def test_the_kind_of_answer_a_question_asks_for_is_recognised_in_a_sentence(question, sentence, offers):
+    from qa.answer import answer_type_match
+
+    assert answer_type_match(question, sentence) == offers
