@@ -5,8 +5,9 @@ of the sentence is a candidate (numbers with their units, dates, capitalised nam
 runs of content words), and a linear scorer trained on SQuAD dev articles 1–24 only
 (benchmarks/train_short_answer.py, weights as plain JSON in qa/span_weights.json) scores them by
 type fit, by closeness to the question's words in the sentence and by not repeating the question.
-A second small model turns the best candidate's margin, the question type and the sentence's own
-score into a confidence; below the threshold (chosen on the same articles) there is no short answer.
+A second small model (boosted regression trees, plain JSON too) turns the best candidate's margin,
+the candidates' agreement, the question type and the sentence's own score into a confidence (the
+F1 to expect); below the threshold (chosen on the same articles) there is no short answer.
 """
 
 from __future__ import annotations
@@ -450,6 +451,7 @@ class Sentence:
         return self._end[j]
 
     def _class(self, k: int) -> str:
+        """A token's kind for the edge features, number words apart ("two thousand")."""
         if k < 0 or k >= len(self.tokens):
             return "edge"
         t = self.tokens[k]
@@ -581,6 +583,7 @@ class Candidates:
     spans: list[tuple[int, int]]  # (first, last) token index
     shapes: list[list[str]]
     matched_share: float  # share of the question's content words the sentence holds
+    rivals: list[list[str]]  # features of each candidate against the others of its sort
 
     @property
     def tokens(self) -> list[Token]:
@@ -589,8 +592,6 @@ class Candidates:
     def text(self, sentence: str, k: int) -> str:
         i, j = self.spans[k]
         return sentence[self.tokens[i].start : self.tokens[j].end]
-
-    rivals: list[list[str]]  # features of each candidate against the others of its sort
 
     def features(self, k: int) -> list[str]:
         i, j = self.spans[k]
