@@ -5,8 +5,9 @@ of the sentence is a candidate (numbers with their units, dates, capitalised nam
 runs of content words), and a linear scorer trained on SQuAD dev articles 1–24 only
 (benchmarks/train_short_answer.py, weights as plain JSON in qa/span_weights.json) scores them by
 type fit, by closeness to the question's words in the sentence and by not repeating the question.
-A second small model turns the best candidate's margin, the question type and the sentence's own
-score into a confidence; below the threshold (chosen on the same articles) there is no short answer.
+A second small model (boosted regression trees, plain JSON too) turns the best candidate's margin,
+the candidates' agreement, the question type and the sentence's own score into a confidence (the
+F1 to expect); below the threshold (chosen on the same articles) there is no short answer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import bisect
 import json
 import math
 import re
+import struct
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -80,10 +82,25 @@ def _stems(words: list[str]) -> list[str]:
     return _stem(words)
 
 
+# British spellings matched as American ones ("in favour" answers "in favor"): the stems only.
+_BRITISH = re.compile(r"^(colo|favo|hono|labo|behavio|neighbo|harbo|humo|rumo|vapo|vigo|armo|flavo|endeavo|savo)ur")
+_BRITISH_ISE = re.compile(r"^(organ|recogn|real|author|civil|character|global|industrial|modern|special|standard|util|critic|apolog|emphas|minim|maxim|symbol|colon|capital|national|central|privat|legal|stabil|mobil|optim|summar|categor|priorit|visual|memor|harmon|fertil|neutral|normal|union|urban)is(e|es|ed|ing|ation|ations)$")
+
+
+@lru_cache(maxsize=8192)
+def _american(word: str) -> str:
+    word = _BRITISH.sub(r"\1r", word)
+    word = _BRITISH_ISE.sub(r"\1iz\2", word)
+    return {"centre": "center", "centres": "centers", "metre": "meter", "metres": "meters", "theatre": "theater",
+            "theatres": "theaters", "defence": "defense", "offence": "offense", "licence": "license",
+            "programme": "program", "programmes": "programs", "grey": "gray", "tyre": "tire", "fibre": "fiber",
+            "litre": "liter", "litres": "liters", "catalogue": "catalog", "analyse": "analyze", "paralyse": "paralyze"}.get(word, word)
+
+
 def tokenize(sentence: str) -> list[Token]:
     matches = list(_TOKEN.finditer(sentence))
     lowers = [m.group(0).lower().replace("’", "'") for m in matches]
-    stems = _stems([w[:-2] if w.endswith("'s") else w for w in lowers])
+    stems = _stems([_american(w[:-2] if w.endswith("'s") else w) for w in lowers])
     out = []
     for m, low, stem in zip(matches, lowers, stems):
         text = m.group(0)
@@ -390,6 +407,9 @@ class Sentence:
             near = len({tokens[m].stem for m in self.matched if i - 4 <= m < i})
             feats = [f"l:{left}", f"kl:{kind}:{left}", f"kf:{kind}:{first.lower}", f"wl:{min(near, 3)}",
                      f"kwl:{kind}:{min(near, 3)}"]
+            # the kinds of tokens on both sides of the edge: a span that cuts a number phrase
+            # ("one | hundred") or a name in two shows it here
+            feats.append(f"ec:{kind}:{self._class(i - 1)}:{self._class(i)}")
             if first.kind == "word":  # word endings stand in for parts of speech ("-tion", "-ed", "-ly")
                 feats.append(f"kp3:{kind}:{first.lower[-3:]}")
             if i > 0 and self.count("focus", i - 1, i - 1):
@@ -414,6 +434,7 @@ class Sentence:
             near = len({tokens[m].stem for m in self.matched if j < m <= j + 4})
             feats = [f"r:{right}", f"kr:{kind}:{right}", f"kw:{kind}:{last.lower}", f"wr:{min(near, 3)}",
                      f"kwr:{kind}:{min(near, 3)}"]
+            feats.append(f"ee:{kind}:{self._class(j)}:{self._class(j + 1)}")
             if last.kind == "word":
                 feats.append(f"ks3:{kind}:{last.lower[-3:]}")
             if j + 1 < len(tokens) and self.count("focus", j + 1, j + 1):
@@ -428,6 +449,22 @@ class Sentence:
                     feats.append(f"whn:{kind}:{_bucket(d)}")
             self._end[j] = feats
         return self._end[j]
+
+    def _class(self, k: int) -> str:
+        """A token's kind for the edge features, number words apart ("two thousand")."""
+        if k < 0 or k >= len(self.tokens):
+            return "edge"
+        t = self.tokens[k]
+        return "numw" if t.lower in _NUMBER_WORDS else t.kind
+
+    def distance(self, i: int, j: int) -> int | None:
+        """Tokens between the span and the nearest of the question's words outside it (None: none)."""
+        where = self.matched
+        at = bisect.bisect_left(where, i)
+        before = i - where[at - 1] if at > 0 else None
+        at = bisect.bisect_right(where, j)
+        after = where[at] - j if at < len(where) else None
+        return min((d for d in (before, after) if d is not None), default=None)
 
     def tag(self, tag: str) -> list[str]:
         """Features of one shape tag: alone, with the answer kind, the wh-word and the focus word."""
@@ -506,13 +543,16 @@ class Span:
 @dataclass(frozen=True)
 class Weights:
     features: dict[str, float]  # candidate scorer: named feature -> weight
-    confidence: dict[str, float]  # confidence model: named feature -> weight ("bias" included)
+    confidence: dict  # confidence model: boosted trees, or named feature -> weight (see `calibrated`)
     threshold: float  # the confidence from which a short answer is shown (chosen on SQuAD articles 1-24)
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> "Weights":
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data["features"], data["confidence"], float(data["threshold"]))
+        confidence = data["confidence"]
+        if "trees" in confidence:  # where each feature goes in the trees' input, once
+            confidence["index"] = {name: k for k, name in enumerate(confidence["names"])}
+        return cls(data["features"], confidence, float(data["threshold"]))
 
 
 @lru_cache(maxsize=4)
@@ -543,6 +583,7 @@ class Candidates:
     spans: list[tuple[int, int]]  # (first, last) token index
     shapes: list[list[str]]
     matched_share: float  # share of the question's content words the sentence holds
+    rivals: list[list[str]]  # features of each candidate against the others of its sort
 
     @property
     def tokens(self) -> list[Token]:
@@ -554,7 +595,49 @@ class Candidates:
 
     def features(self, k: int) -> list[str]:
         i, j = self.spans[k]
-        return self.sentence.features(i, j, self.shapes[k])
+        return self.sentence.features(i, j, self.shapes[k]) + self.rivals[k]
+
+
+_MULTIPLIERS = frozenset("hundred hundreds thousand thousands million millions billion billions trillion dozen m bn".split())
+_CARDINALS = _NUMBER_WORDS - frozenset("first second third half quarter".split())
+
+
+def _cuts_number(tokens: list[Token], i: int, j: int) -> bool:
+    """Whether the span cuts a number phrase in two: "thousand" of "two thousand", "17.5" of
+    "17.5 million" (the whole phrase is a candidate of its own)."""
+    def number(t: Token) -> bool:
+        return t.kind == "num" or t.lower in _CARDINALS
+    return (i > 0 and tokens[i].lower in _MULTIPLIERS and number(tokens[i - 1])) or (
+        j + 1 < len(tokens) and tokens[j + 1].lower in _MULTIPLIERS and number(tokens[j]))
+
+
+def _sort(shape: list[str]) -> str:
+    for tag in ("year", "money", "percent", "num", "allcap", "somecap"):
+        if tag in shape:
+            return tag
+    return "lower"
+
+
+def _rivals(q: QuestionInfo, read: Sentence, spans: list[tuple[int, int]], shapes: list[list[str]]) -> list[list[str]]:
+    """Whether each candidate is the nearest of its sort (year, number, name…) to the question's
+    words: of "founded the party in 1941 and remained its leader until 1972", 1941 is."""
+    sorts = [_sort(shape) for shape in shapes]
+    # only the candidates that repeat none of the question's words compete
+    distances = [None if read.count("matched", i, j) else read.distance(i, j) for i, j in spans]
+    nearer: dict[str, list[int]] = {}
+    for sort, d in zip(sorts, distances):
+        if d is not None:
+            nearer.setdefault(sort, []).append(d)
+    levels = {sort: sorted(set(ds)) for sort, ds in nearer.items()}
+    out = []
+    for sort, d in zip(sorts, distances):
+        many = min(len(levels.get(sort, ())), 3)
+        if d is None:
+            out.append([f"nr:{q.kind}:{sort}:none"])
+        else:
+            rank = min(levels[sort].index(d), 2)
+            out.append([f"nr:{q.kind}:{sort}:{rank}", f"nrm:{q.kind}:{rank}:{many}"])
+    return out
 
 
 def candidates(question: str | QuestionInfo, sentence: str) -> Candidates:
@@ -563,11 +646,13 @@ def candidates(question: str | QuestionInfo, sentence: str) -> Candidates:
     share = len({read.tokens[k].stem for k in read.matched}) / len(q.stems) if q.stems else 0.0
     spans, shapes = [], []
     for i, j in candidate_spans(read.tokens):
+        if _cuts_number(read.tokens, i, j):
+            continue
         shape = read.shape(i, j)
         if required(q.kind, shape):
             spans.append((i, j))
             shapes.append(shape)
-    return Candidates(q, read, spans, shapes, share)
+    return Candidates(q, read, spans, shapes, share, _rivals(q, read, spans, shapes))
 
 
 @dataclass(frozen=True)
@@ -579,41 +664,84 @@ class Ranked:
 def rank(question: str | QuestionInfo, sentence: str, weights: dict[str, float]) -> Ranked:
     c = candidates(question, sentence)
     read = c.sentence
-    return Ranked(c, [read.score(i, j, shape, weights) for (i, j), shape in zip(c.spans, c.shapes)])
+    return Ranked(c, [read.score(i, j, shape, weights) + sum(weights.get(f, 0.0) for f in rivals)
+                      for (i, j), shape, rivals in zip(c.spans, c.shapes, c.rivals)])
 
 
 def confidence_features(ranked: Ranked, passage_score: float, lead: float) -> dict[str, float]:
     """What says whether the best candidate is the answer: how far it stands above the others,
-    what kind of question it answers and what the candidate looks like, and how well the sentence
-    itself answers (its score, its lead over the next passage, the share of question words it holds)."""
+    how much of the candidates' weight agrees on its words (expected F1), what kind of question
+    it answers and what the candidate looks like, and how well the sentence itself answers (its
+    score, its lead over the next passage, the share of question words it holds)."""
     c = ranked.candidates
     scores = ranked.scores
     best = max(range(len(scores)), key=scores.__getitem__)
     top = scores[best]
     weights = [math.exp(s - top) for s in scores]
     z = sum(weights)
+    probs = [w / z for w in weights]
     second = max((s for k, s in enumerate(scores) if k != best), default=top - 10.0)
     i, j = c.spans[best]
-    # Candidates overlapping the best one agree on where the answer is, if not on its edges.
-    here = sum(w for (a, b), w in zip(c.spans, weights) if a <= j and i <= b) / z
+    # Candidates overlapping the best one agree on where the answer is, if not on its edges;
+    # their token F1 with it, weighted by probability, is the F1 the best one can expect.
+    here = expected_f1 = 0.0
+    for (a, b), p in zip(c.spans, probs):
+        common = min(j, b) - max(i, a) + 1
+        if common > 0:
+            here += p
+            expected_f1 += p * 2 * common / (j - i + 1 + b - a + 1)
+    # Candidates of the same sort elsewhere in the sentence compete with it ("1941" and "1972").
+    sort = _sort(c.shapes[best])
+    rivals = [p for (a, b), p, shape in zip(c.spans, probs, c.shapes) if (b < i or a > j) and _sort(shape) == sort]
     kind = c.question.kind
     feats = {
         "bias": 1.0,
-        "prob": weights[best] / z,
+        "prob": probs[best],
         "overlap_prob": here,
+        "expected_f1": expected_f1,
+        f"prob:{kind}": probs[best],
+        f"expected_f1:{kind}": expected_f1,
         "margin": min(top - second, 10.0),
         "top": top,
         "log_candidates": math.log(len(scores)),
+        "log_tokens": math.log(len(c.tokens)),
+        "rivals": math.log1p(len(rivals)),
+        "rival_max": max(rivals, default=0.0),
         "matched_share": c.matched_share,
         "passage_score": passage_score,
         "lead": lead,
         "length": float(j - i + 1),
         f"kind:{kind}": 1.0,
+        f"wh:{c.question.wh or 'none'}": 1.0,
     }
     for tag in c.shapes[best]:
         if not tag.startswith("len"):
             feats[f"top:{kind}:{tag}"] = 1.0
     return feats
+
+
+def calibrated(features: dict[str, float], model: dict) -> float:
+    """The confidence model's output in [0, 1]: boosted regression trees predicting the best
+    candidate's F1 (the shipped model), or a logistic regression (named weights, "bias" included)."""
+    if "trees" not in model:
+        return _sigmoid(sum(model.get(k, 0.0) * v for k, v in features.items()))
+    index = model.get("index") or {name: k for k, name in enumerate(model["names"])}
+    x = [0.0] * len(index)
+    for name, value in features.items():
+        if name in index:
+            x[index[name]] = _float32(value)
+    total = model["base"]
+    for tree in model["trees"]:
+        node, left, right, feature, threshold = 0, tree["left"], tree["right"], tree["feature"], tree["threshold"]
+        while left[node] >= 0:
+            node = left[node] if x[feature[node]] <= threshold[node] else right[node]
+        total += model["rate"] * tree["value"][node]
+    return min(1.0, max(0.0, total))
+
+
+def _float32(x: float) -> float:
+    """x as the trees were fitted on it (scikit-learn reads features as 32-bit floats)."""
+    return struct.unpack("f", struct.pack("f", x))[0]
 
 
 def best_span(question: str | QuestionInfo, sentence: str, passage_score: float, lead: float,
@@ -626,11 +754,10 @@ def best_span(question: str | QuestionInfo, sentence: str, passage_score: float,
     if not c.spans:
         return None
     feats = confidence_features(ranked, passage_score, lead)
-    x = sum(weights.confidence.get(k, 0.0) * v for k, v in feats.items())
     top = max(range(len(ranked.scores)), key=ranked.scores.__getitem__)
     i, j = c.spans[top]
     start, end = c.tokens[i].start, c.tokens[j].end
-    return Span(sentence[start:end], start, end, _sigmoid(x))
+    return Span(sentence[start:end], start, end, calibrated(feats, weights.confidence))
 
 
 def _sigmoid(x: float) -> float:

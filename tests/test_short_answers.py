@@ -98,6 +98,38 @@ def test_candidates_are_numbers_with_units_dates_names_and_quoted_titles():
     assert not any(t.endswith((" the", " for", ",")) for t in texts)
 
 
+def test_a_candidate_never_cuts_a_number_phrase_in_two():
+    sentence = "On 12 January, two thousand people attended; the city has over 17.5 million residents."
+    c = span.candidates("How many people attended?", sentence)
+    texts = {c.text(sentence, k) for k in range(len(c.spans))}
+    assert {"two thousand", "over 17.5 million", "17.5 million"} <= texts
+    assert not texts & {"thousand", "two", "17.5", "over 17.5", "million", "million residents"}
+
+
+def test_british_spellings_match_the_question_words_spelt_the_american_way():
+    assert [t.stem for t in span.tokenize("in favour of the organisation's centre")] == \
+           [t.stem for t in span.tokenize("in favor of the organization's center")]
+    assert span.tokenize("four hours")[0].stem == "four"
+
+
+def test_the_nearest_candidate_of_its_sort_to_the_question_words_is_marked():
+    sentence = "Maududi founded the party in 1941 and remained its leader until 1972."
+    c = span.candidates("When did Maududi found the party?", sentence)
+    rivals = {c.text(sentence, k): c.rivals[k] for k in range(len(c.spans))}
+    assert "nr:date:year:0" in rivals["1941"] and "nr:date:year:0" not in rivals["1972"]
+
+
+def test_the_boosted_tree_confidence_is_read_from_plain_json_trees():
+    # one tree: prob <= 0.5 -> 0.2, else 0.8; base 0.1 and rate 0.5
+    model = {"names": ["prob"], "base": 0.1, "rate": 0.5,
+             "trees": [{"feature": [0, -2, -2], "threshold": [0.5, -2.0, -2.0], "left": [1, -1, -1],
+                        "right": [2, -1, -1], "value": [0.5, 0.2, 0.8]}]}
+    assert span.calibrated({"prob": 0.3}, model) == pytest.approx(0.2)
+    assert span.calibrated({"prob": 0.9}, model) == pytest.approx(0.5)
+    assert span.calibrated({}, model) == pytest.approx(0.2)  # a feature not given reads as 0
+    assert span.calibrated({"prob": 1.0, "bias": 1.0}, {"prob": 2.0, "bias": -2.0}) == pytest.approx(0.5)  # logistic
+
+
 def test_no_short_answer_when_the_sentence_holds_nothing_of_the_asked_type():
     sentence = "The inspectors praised the council for its strong leadership and its care for children."
     for question in ("How many inspectors visited the council?", "How much did the council spend?",
