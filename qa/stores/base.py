@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
+import json
 import resource
 import shutil
 from collections.abc import Collection, Iterator, Mapping
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -71,12 +72,20 @@ def meta_to_json(meta: DocumentMeta) -> str:
 def meta_from(data: dict | str | None) -> DocumentMeta:
     """DocumentMeta from stored JSON or a row's dict (keys it lacks are None: older indexes have none)."""
     if isinstance(data, str):
-        try:
-            data = json.loads(data or "{}")
-        except ValueError:
-            data = {}
+        return _meta_from_json(data)
     data = data if isinstance(data, dict) else {}
     return DocumentMeta(data.get("author"), data.get("published"), data.get("url"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _meta_from_json(text: str) -> DocumentMeta:
+    """Every chunk row carries its document's metadata JSON; an ask reads ~60 rows of a few
+    documents, so each distinct JSON is parsed once (DocumentMeta is frozen: sharing is safe)."""
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        data = {}
+    return meta_from(data if isinstance(data, dict) else {})
 
 
 @dataclass(frozen=True)
