@@ -103,7 +103,21 @@ def test_a_committed_version_reads_back_what_was_written(store, tmp_path):
         np.testing.assert_allclose(snap.reconstruct([c.id for c in p.chunks]), _vectors(p), atol=1e-6)
     ids = [c.id for p in prepared for c in p.chunks]
     assert set(snap.chunks(ids)) == set(ids)
+    assert snap.chunks(ids[:1]) == {ids[0]: snap.doc_chunks(prepared[0].doc.id)[0]}  # read again: the same row
+    assert snap.chunks(ids) == snap.chunks(list(reversed(ids)))
     assert snap.document_text("docs/none.txt") is None
+
+
+def test_recent_chunk_rows_are_bounded_and_come_back_unchanged():
+    from qa.stores.base import RecentChunks
+
+    rows = {i: StoredChunk(i, "d", "docs/a.txt", "A", 0, 1, 1, 1, None, "", "x", "x", sentences=((0, 1),))
+            for i in range(4)}
+    recent = RecentChunks(size=2)
+    recent.remember({0: rows[0], 1: rows[1]})
+    assert recent.split([0, 1, 3]) == ({0: rows[0], 1: rows[1]}, [3])  # 1 used last
+    recent.remember({2: rows[2]})  # so 0, used longest ago, is the one forgotten
+    assert recent.split([0, 1, 2]) == ({1: rows[1], 2: rows[2]}, [0])
 
 
 def test_dense_and_lexical_search_find_the_right_chunks(store, tmp_path):

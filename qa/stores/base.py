@@ -17,6 +17,8 @@ import functools
 import json
 import resource
 import shutil
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,6 +65,35 @@ class StoredDocument:
     chunker: str
     added_at: float
     meta: DocumentMeta = DocumentMeta()
+
+
+class RecentChunks:
+    """The chunk rows one version served lately, by id (bounded, thread-safe). A version never
+    changes, so a remembered row is always right; questions about one collection keep meeting the
+    same chunks, and reading a row (text, sentence offsets and vectors) is much of what an ask
+    costs on a small index. 2,048 rows hold about 20 MB."""
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self._rows: OrderedDict[int, StoredChunk] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def split(self, ids: list[int]) -> tuple[dict[int, StoredChunk], list[int]]:
+        """(the rows remembered, the ids still to read)."""
+        known: dict[int, StoredChunk] = {}
+        with self._lock:
+            for i in ids:
+                row = self._rows.get(i)
+                if row is not None:
+                    known[i] = row
+                    self._rows.move_to_end(i)
+        return known, [i for i in ids if i not in known]
+
+    def remember(self, rows: Mapping[int, StoredChunk]) -> None:
+        with self._lock:
+            self._rows.update(rows)
+            while len(self._rows) > self.size:
+                self._rows.popitem(last=False)
 
 
 def meta_to_json(meta: DocumentMeta) -> str:

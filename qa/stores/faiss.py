@@ -37,7 +37,7 @@ from qa.chunk import Chunk
 from qa.errors import IndexIncompatible, IndexMissing, IndexUnreadable, IndexWriteFailed
 from qa.settings import FORMAT_VERSION, LexicalSettings, faiss_threads
 from qa.sources import Document, Section
-from qa.stores.base import (IndexedDocument, StoredChunk, StoredDocument, check_format, folder_lock, meta_from, meta_to_json,
+from qa.stores.base import (IndexedDocument, RecentChunks, StoredChunk, StoredDocument, check_format, folder_lock, meta_from, meta_to_json,
                             pack_vectors, unpack_vectors, write_failure)
 
 SCHEMA = """
@@ -200,6 +200,7 @@ class FaissSnapshot:
         self._bm25_lock = threading.Lock()
         self._chosen: dict[frozenset[str], tuple] = {}  # recent document choices: (chunk ids, selector)
         self._documents: list[StoredDocument] | None = None
+        self._recent = RecentChunks()
         # Open everything now (BM25 memory-mapped): once open, this version keeps answering even
         # after a newer build has published and its folder has been collected.
         self._load_bm25()
@@ -314,9 +315,16 @@ class FaissSnapshot:
         return np.vstack([self.vectors.reconstruct(int(i)) for i in ids]) if ids else np.zeros((0, self.vectors.d), np.float32)
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
+        out, missing = self._recent.split([int(i) for i in ids])
+        read = self._read_chunks(missing)
+        self._recent.remember(read)
+        out.update(read)
+        return out
+
+    def _read_chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         out: dict[int, StoredChunk] = {}
         for batch in range(0, len(ids), 500):
-            part = [int(i) for i in ids[batch : batch + 500]]
+            part = ids[batch : batch + 500]
             marks = ",".join("?" * len(part))
             for row in self._query(
                 f"SELECT {_CHUNK_COLUMNS}, {self._meta}{', s.vectors' if self._sentence_join else ''} FROM chunks c "
