@@ -259,7 +259,13 @@ class Index:
     def embedder(self) -> Embedder:
         if self._embedder is not None:
             return self._embedder
-        recorded = self.store.manifest().get("model", {}) if self.store.exists() else {}
+        return self._embedder_for(self.store.manifest() if self.store.exists() else {})
+
+    def _embedder_for(self, manifest: dict) -> Embedder:
+        """The embedder for an index with this manifest (ask passes its snapshot's: no file read)."""
+        if self._embedder is not None:
+            return self._embedder
+        recorded = manifest.get("model", {})
         path = self.model_path
         if path is None and recorded.get("path") not in (None, "bundled"):
             path = recorded["path"]
@@ -285,7 +291,7 @@ class Index:
         k = check_k(k)
         turns = check_history(history)
         snap = self.snapshot()
-        embedder = self.embedder
+        embedder = self._embedder_for(snap.manifest)
         query = Query.of(question, embedder.encode([question])[0])
         self._turn_vectors.remember(embedder.name, question, query.vector)  # the next follow-up's history
         qvec, q_terms = query.vector, list(query.terms)
