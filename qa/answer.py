@@ -6,6 +6,7 @@ Every string an Answer carries as evidence is a slice of a source document: `pas
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -133,14 +134,22 @@ def answer_type_match(question: str, sentence: str) -> float:
     Classic question-answering typing (how many → a number, when → a date, who → a name):
     a sentence restating the question without the requested fact does not get the bonus.
     """
+    asked = _asked_type(question)
+    if asked is None:
+        return 0.0
+    offers, question_has = asked
     sentence = _LIST_MARK.sub("", sentence, count=1)
+    return 1.0 if any(m.group(0).lower() not in question_has for m in offers.finditer(sentence)) else 0.0
+
+
+@functools.lru_cache(maxsize=1024)
+def _asked_type(question: str) -> tuple[re.Pattern, frozenset[str]] | None:
+    """What the question asks for (the first type that matches) and the instances it already says;
+    read once per question, not once per sentence scored."""
     for asks, offers in _ANSWER_TYPES:
         if asks.search(question):
-            question_has = {m.group(0).lower() for m in offers.finditer(question)}
-            if any(m.group(0).lower() not in question_has for m in offers.finditer(sentence)):
-                return 1.0
-            return 0.0
-    return 0.0
+            return offers, frozenset(m.group(0).lower() for m in offers.finditer(question))
+    return None
 
 
 @dataclass
