@@ -450,18 +450,25 @@ def test_browser_upload_is_indexed_and_answers_at_once(page, served, tmp_path):
     new.write_text("Lighthouse log\n\nThe keeper of the Dunmore Head lighthouse has a cat named Marmalade.\n")
     open_accordion(page, "#qa-add", "Add documents", "#qa-add-button")
     listed = page.locator("#qa-files").get_by_text("lighthouse.txt").first
+    status = page.locator("#qa-upload-status li")
     for _ in range(3):  # on a loaded machine an upload can stall: choose the file again
         page.set_input_files("#qa-files input[type=file]", str(new))
         try:
-            listed.wait_for(timeout=60_000)
+            listed.wait_for(timeout=30_000)
+        except Exception:  # the list may lag behind the upload: Add tells whether the file arrived
+            pass
+        page.click("#qa-add-button")
+        try:
+            page.wait_for_function("(document.querySelector('#qa-upload-status') || {}).innerText"
+                                   "?.includes('added seeds/lighthouse.txt')", timeout=120_000)
             break
-        except Exception:
+        except Exception:  # "choose one or more files first": the file never arrived; again
             continue
-    listed.wait_for(timeout=60_000)
-    page.click("#qa-add-button")
-    status = page.locator("#qa-upload-status li.qa-ok")
-    status.wait_for(timeout=180_000)
-    assert "added seeds/lighthouse.txt" in status.inner_text()
+    else:
+        shown = status.first.inner_text() if status.count() else ""
+        pytest.fail(f"the upload never reached the index: status {shown!r}, "
+                    f"#qa-files holds {page.locator('#qa-files').inner_html()[:2000]}")
+    assert "qa-ok" in (status.first.get_attribute("class") or "")
     assert (base / "seeds" / "lighthouse.txt").exists()
     turn, _ = ask_in_browser(page, "What is the name of the cat of the Dunmore Head lighthouse keeper?")
     assert "Marmalade" in turn.locator(".qa-answer mark.qa-hl").inner_text()
