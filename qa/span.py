@@ -97,6 +97,21 @@ def _american(word: str) -> str:
             "litre": "liter", "litres": "liters", "catalogue": "catalog", "analyse": "analyze", "paralyse": "paralyze"}.get(word, word)
 
 
+# Words that open a sentence with a capital without being names ("Hence …", "Late outbreaks …",
+# "Others are …"): sentence adverbs, connectives, ordinals and quantifiers of English.
+_OPENERS = frozenset(
+    """however hence thus therefore further furthermore moreover even instead indeed still later earlier late
+    early meanwhile nevertheless nonetheless consequently accordingly additionally finally firstly secondly
+    thirdly lastly first second third fourth fifth next then initially originally eventually subsequently
+    similarly likewise otherwise today currently recently previously traditionally historically generally
+    typically usually often sometimes others other many most several few highly stated overall together
+    although though despite whereas while unlike like according given due following including according
+    during after before since until once upon notably especially particularly specifically rather perhaps
+    certainly clearly apparently unfortunately fortunately ultimately alternatively conversely similarly
+    one two three four five six seven eight nine ten""".split()
+)
+
+
 def tokenize(sentence: str) -> list[Token]:
     matches = list(_TOKEN.finditer(sentence))
     lowers = [m.group(0).lower().replace("’", "'") for m in matches]
@@ -110,7 +125,7 @@ def tokenize(sentence: str) -> list[Token]:
             kind = "num"
         elif low in FUNCTION_WORDS and not (low in _MONTHS and text[0].isupper() and m.start() > 0):
             kind = "func"  # "may" is a function word, "May" after a sentence's first word a month
-        elif text[0].isupper():
+        elif text[0].isupper() and not (not out and low in _OPENERS):
             kind = "cap"
         else:
             kind = "word"
@@ -154,6 +169,9 @@ def candidate_spans(tokens: list[Token]) -> list[tuple[int, int]]:
                 continue
             if u.kind != "func" and (numeric or not opener):
                 spans[(i, j)] = None
+    for i, t in enumerate(tokens):  # "Dublin, Cork, Youghal and Waterford": a list's commas join
+        if t.kind in ("cap", "word", "num"):
+            spans.update(dict.fromkeys(_list_spans(tokens, i)))
     for i, t in enumerate(tokens):  # "…his poem “The Waste Land”…": the title between the quotes
         if t.text in _OPEN_QUOTES:
             for j in range(i + 2, min(n, i + MAX_QUOTED + 2)):
@@ -161,6 +179,41 @@ def candidate_spans(tokens: list[Token]) -> list[tuple[int, int]]:
                     spans[(i + 1, j - 1)] = None
                     break
     return list(spans)
+
+
+_IN_NAMES = frozenset("the of de la".split())  # function words inside an item ("the Åland islands")
+MAX_LIST = 16  # tokens of a list candidate
+MAX_ITEM = 4  # tokens of one of its items
+
+
+def _list_spans(tokens: list[Token], i: int) -> list[tuple[int, int]]:
+    """Spans from token i over a list whose items (up to MAX_ITEM tokens) are joined by commas
+    and a last "and"/"or": each ends on a content word of the last item."""
+    out: list[tuple[int, int]] = []
+    commas = item = 0
+    last_joined = False
+    for j in range(i, min(len(tokens), i + MAX_LIST)):
+        u = tokens[j]
+        if u.text == ",":
+            if last_joined or j + 1 >= len(tokens):
+                break
+            commas, item = commas + 1, 0
+            continue
+        if u.kind == "punct" and u.text not in _PUNCT_INSIDE:
+            break
+        if u.lower in ("and", "or") and commas:
+            if last_joined:
+                break
+            last_joined, item = True, 0
+            continue
+        if u.kind == "func" and u.lower not in _IN_NAMES:  # "…in the 17th": the list has ended
+            break
+        item += 1
+        if item > MAX_ITEM:
+            break
+        if last_joined and u.kind in ("cap", "word", "num"):
+            out.append((i, j))
+    return out
 
 
 def _is_year(text: str) -> bool:
@@ -205,6 +258,7 @@ class QuestionInfo:
     after_wh: frozenset[str]  # those of them that come after the wh-word
     wh_next: str = ""  # stem of the content word right after the wh phrase ("recovered" in "Who recovered…")
     wh_prev: str = ""  # stem of the content word right before the wh-word ("beat" in "…beat which team?")
+    names: frozenset[str] = frozenset()  # stems of its names and numbers ("Tesla", "1931"), past its first word
 
 
 def read_question(question: str) -> QuestionInfo:
@@ -236,7 +290,8 @@ def read_question(question: str) -> QuestionInfo:
         wh_next = nxt.stem if nxt is not None and nxt.kind in ("word", "cap", "num") else ""
         prev = next((t for t in reversed(tokens[:at]) if t.kind != "func"), None)
         wh_prev = prev.stem if prev is not None and prev.kind in ("word", "cap", "num") else ""
-    return QuestionInfo(wh, focus, kind, stems, after, wh_next, wh_prev)
+    names = frozenset(t.stem for k, t in enumerate(tokens) if k > 0 and t.kind in ("cap", "num") and not _WH.fullmatch(t.lower))
+    return QuestionInfo(wh, focus, kind, stems, after, wh_next, wh_prev, names)
 
 
 _COPULAS = frozenset("is was are were".split())
@@ -295,7 +350,7 @@ _BREAKS = frozenset(", ; : ( ) — –".split())
 _JOINERS = frozenset("to and - – or".split())
 _LENGTH_TAGS = ("", "len1", "len2", "len3", "len4", "len5+", "len5+", "len7+")
 _FLAGS = ("digit", "numword", "year", "month", "currency", "percent", "duration", "unit", "scale", "joiner",
-          "cap", "word", "func", "content", "matched", "matched_after", "matched_before", "focus", "break")
+          "cap", "word", "func", "content", "matched", "matched_after", "matched_before", "focus", "break", "comma")
 
 
 class Sentence:
@@ -335,6 +390,7 @@ class Sentence:
                 "matched_before": matched and t.stem not in q.after_wh,
                 "focus": bool(focus) and low.rstrip("s") == focus,
                 "break": t.text in _BREAKS,
+                "comma": t.text == ",",
             }
             for f in _FLAGS:
                 counts[f].append(counts[f][-1] + flags[f])
@@ -374,6 +430,8 @@ class Sentence:
             tags.append("percent")
         if digits >= 2 and k["joiner"][b] - k["joiner"][a]:
             tags.append("range")
+        if k["comma"][b] - k["comma"][a] and not k["year"][b] - k["year"][a]:
+            tags.append("list")
         tokens = self.tokens
         if tokens[i].lower in _QUANTITY_OPENERS:
             tags.append("approx")
@@ -473,6 +531,9 @@ class Sentence:
             feats = [f"s:{tag}", f"ks:{q.kind}:{tag}", f"ws:{q.wh or 'none'}:{tag}"]
             if q.focus and not tag.startswith("len"):
                 feats.append(f"fs:{q.focus}:{tag}")
+            if tag == "list":  # "What Irish cities…" asks for several
+                plural = len(q.focus) > 3 and q.focus.endswith("s") and not q.focus.endswith("ss")
+                feats.append(f"pl:{q.kind}:{plural}")
             self._tag[tag] = feats
         return self._tag[tag]
 
@@ -694,6 +755,12 @@ def confidence_features(ranked: Ranked, passage_score: float, lead: float) -> di
     sort = _sort(c.shapes[best])
     rivals = [p for (a, b), p, shape in zip(c.spans, probs, c.shapes) if (b < i or a > j) and _sort(shape) == sort]
     kind = c.question.kind
+    # A sentence that lacks the question's names or numbers may well be the wrong sentence; the
+    # question's words near the best candidate say the answer stands where the question points.
+    sentence_stems = {t.stem for t in c.tokens}
+    names = c.question.names
+    missing_names = len(names - sentence_stems)
+    near = {c.tokens[m].stem for m in c.sentence.matched if i - 5 <= m <= j + 5 and not i <= m <= j}
     feats = {
         "bias": 1.0,
         "prob": probs[best],
@@ -708,6 +775,9 @@ def confidence_features(ranked: Ranked, passage_score: float, lead: float) -> di
         "rivals": math.log1p(len(rivals)),
         "rival_max": max(rivals, default=0.0),
         "matched_share": c.matched_share,
+        "missing_names": float(missing_names),
+        "missing_name_share": missing_names / len(names) if names else 0.0,
+        "near_share": len(near) / len(c.question.stems) if c.question.stems else 0.0,
         "passage_score": passage_score,
         "lead": lead,
         "length": float(j - i + 1),

@@ -106,6 +106,36 @@ def test_a_candidate_never_cuts_a_number_phrase_in_two():
     assert not texts & {"thousand", "two", "17.5", "over 17.5", "million", "million residents"}
 
 
+def test_a_list_joined_by_commas_and_a_last_and_is_one_candidate_that_a_plural_question_prefers():
+    sentence = "Huguenot mayors served in Dublin, Cork, Youghal and Waterford in the 17th century."
+    c = span.candidates("What Irish cities had Huguenot mayors?", sentence)
+    lists = {c.text(sentence, k) for k in range(len(c.spans)) if "list" in c.shapes[k]}
+    assert lists == {"Dublin, Cork, Youghal and Waterford", "Cork, Youghal and Waterford"}
+    best = span.best_span("What Irish cities had Huguenot mayors?", sentence, 1.0, 0.5)
+    assert best.text == "Dublin, Cork, Youghal and Waterford"
+    # a date's comma or a clause's comma makes no list
+    sentence = "Tesla died on 7 January 1943, in New York, aged 86."
+    c = span.candidates("When did Tesla die?", sentence)
+    assert not any("list" in shape for shape in c.shapes)
+
+
+def test_a_sentence_opening_adverb_is_not_read_as_a_name():
+    kinds = [t.kind for t in span.tokenize("Hence ctenophores and cnidarians were labelled diploblastic.")]
+    assert kinds[0] == "word"
+    assert span.tokenize("Tesla died in 1943.")[0].kind == "cap"
+    assert span.tokenize("It was Hence Smith.")[2].kind == "cap"  # inside a sentence a capital still marks a name
+
+
+def test_the_confidence_reads_whether_the_sentence_holds_the_question_names_and_words_near_the_answer():
+    question = "When did Tesla move to Paris?"
+    weights = span.load_weights().features
+    here = span.confidence_features(span.rank(question, "Tesla moved to Paris in 1882.", weights), 1.0, 0.5)
+    there = span.confidence_features(span.rank(question, "He moved to Lyon in 1882.", weights), 1.0, 0.5)
+    assert (here["missing_names"], here["missing_name_share"]) == (0.0, 0.0)
+    assert (there["missing_names"], there["missing_name_share"]) == (2.0, 1.0)
+    assert here["near_share"] > there["near_share"] > 0
+
+
 def test_british_spellings_match_the_question_words_spelt_the_american_way():
     assert [t.stem for t in span.tokenize("in favour of the organisation's centre")] == \
            [t.stem for t in span.tokenize("in favor of the organization's center")]
