@@ -105,9 +105,9 @@ _OPENERS = frozenset(
     thirdly lastly first second third fourth fifth next then initially originally eventually subsequently
     similarly likewise otherwise today currently recently previously traditionally historically generally
     typically usually often sometimes others other many most several few highly stated overall together
-    although though despite whereas while unlike like according given due following including according
+    although though despite whereas while unlike like according given due following including
     during after before since until once upon notably especially particularly specifically rather perhaps
-    certainly clearly apparently unfortunately fortunately ultimately alternatively conversely similarly
+    certainly clearly apparently unfortunately fortunately ultimately alternatively conversely
     one two three four five six seven eight nine ten""".split()
 )
 
@@ -125,7 +125,7 @@ def tokenize(sentence: str) -> list[Token]:
             kind = "num"
         elif low in FUNCTION_WORDS and not (low in _MONTHS and text[0].isupper() and m.start() > 0):
             kind = "func"  # "may" is a function word, "May" after a sentence's first word a month
-        elif text[0].isupper() and not (not out and low in _OPENERS):
+        elif text[0].isupper() and (out or low not in _OPENERS):  # not a name when it opens the sentence
             kind = "cap"
         else:
             kind = "word"
