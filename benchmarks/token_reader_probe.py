@@ -54,23 +54,9 @@ def candidate_vectors(encoder: OnnxEncoder, sentence: str, c) -> np.ndarray:
 
 
 def fit_head(items: list[tuple[np.ndarray, np.ndarray]], l2: float = 1.0) -> np.ndarray:
-    from scipy.optimize import minimize
-
-    X = np.vstack([x for x, _ in items])
-    y = np.concatenate([yy for _, yy in items])
-    sizes = [len(yy) for _, yy in items]
-    starts = np.cumsum([0] + sizes[:-1])
-    group = np.repeat(np.arange(len(items)), sizes)
-
-    def loss(w):
-        s = X @ w
-        e = np.exp(s - np.maximum.reduceat(s, starts)[group])
-        z = np.add.reduceat(e, starts)
-        ep = np.where(y, e, 0.0)
-        zp = np.add.reduceat(ep, starts)
-        return float(np.sum(np.log(z) - np.log(zp))) + 0.5 * l2 * float(w @ w), X.T @ (e / z[group] - ep / zp[group]) + l2 * w
-
-    return minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 80}).x
+    """The scorer's conditional logit (train_short_answer.fit_scorer) on dense candidate vectors."""
+    starts = np.cumsum([0] + [len(y) for _, y in items[:-1]])
+    return T.fit_scorer(np.vstack([x for x, _ in items]), np.concatenate([y for _, y in items]), starts, l2, maxiter=80)
 
 
 def main() -> None:

@@ -143,14 +143,16 @@ def _groups(starts, total: int):
     return starts, np.repeat(np.arange(len(starts)), np.diff(np.append(starts, total)))
 
 
-def fit_scorer(X, labels, starts, l2: float):
-    """Conditional logit over each sentence's candidates: maximise the probability of the gold ones."""
+def fit_scorer(X, labels, starts, l2: float, maxiter: int = 120):
+    """Conditional logit over each sentence's candidates: maximise the probability of the gold ones.
+    X is sparse (named features) or dense (benchmarks/token_reader_probe.py)."""
     import numpy as np
+    from scipy import sparse
     from scipy.optimize import minimize
 
     y = np.asarray(labels, dtype=bool)
     starts, group = _groups(starts, X.shape[0])
-    XT = X.T.tocsr()
+    XT = X.T.tocsr() if sparse.issparse(X) else X.T
 
     def loss(w):
         s = X @ w
@@ -161,7 +163,7 @@ def fit_scorer(X, labels, starts, l2: float):
         value = float(np.sum(np.log(z) - np.log(zp))) + 0.5 * l2 * float(w @ w)
         return value, XT @ (e / z[group] - ep / zp[group]) + l2 * w
 
-    return minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 120}).x
+    return minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": maxiter}).x
 
 
 def select(X, labels, starts, groups: list[int]):
