@@ -11,8 +11,6 @@ The answering sentence is chosen by the newest question alone (qa.answer.select)
 from __future__ import annotations
 
 import functools
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -22,6 +20,7 @@ from qa.errors import InvalidInput, InvalidType
 from qa.search import QUESTION_WORDS, Query, retrieve
 from qa.settings import ConversationSettings, SearchSettings
 from qa.stores import Snapshot, StoredChunk
+from qa.stores.base import Recent
 from qa.text import term_words
 
 ROLES = ("user", "assistant")
@@ -70,31 +69,23 @@ def check_history(history: object) -> tuple[Turn, ...]:
 
 
 class TurnVectors:
-    """Vectors of conversation turns, remembered by text (bounded, thread-safe): in a chat, the
-    earlier questions were encoded when they were asked, so a follow-up encodes nothing again.
-    A text's vector does not depend on what else is in its batch, so remembering changes nothing."""
+    """Vectors of conversation turns, remembered by model and text (qa.stores.base.Recent): in a
+    chat, the earlier questions were encoded when they were asked, so a follow-up encodes nothing
+    again. A text's vector does not depend on what else is in its batch, so remembering changes nothing."""
 
     def __init__(self, size: int = 2048):
-        self.size = size
-        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._recent = Recent(size)
 
     def remember(self, model: str, text: str, vector: np.ndarray) -> None:
-        with self._lock:
-            self._vectors[(model, text)] = vector
-            self._vectors.move_to_end((model, text))
-            while len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
+        self._recent.remember({(model, text): vector})
 
     def encode(self, model: str, encode: Encode, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            known = {t: self._vectors[(model, t)] for t in texts if (model, t) in self._vectors}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        known, missing = self._recent.split([(model, t) for t in dict.fromkeys(texts)])
         if missing:
-            for text, vector in zip(missing, encode(missing)):
-                self.remember(model, text, vector)
-                known[text] = vector
-        return np.vstack([known[t] for t in texts])
+            fresh = dict(zip(missing, encode([t for _, t in missing])))
+            self._recent.remember(fresh)
+            known.update(fresh)
+        return np.vstack([known[(model, t)] for t in texts])
 
 
 class ChunkMemo:

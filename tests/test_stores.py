@@ -109,11 +109,11 @@ def test_a_committed_version_reads_back_what_was_written(store, tmp_path):
 
 
 def test_recent_chunk_rows_are_bounded_and_come_back_unchanged():
-    from qa.stores.base import RecentChunks
+    from qa.stores.base import Recent
 
     rows = {i: StoredChunk(i, "d", "docs/a.txt", "A", 0, 1, 1, 1, None, "", "x", "x", sentences=((0, 1),))
             for i in range(4)}
-    recent = RecentChunks(size=2)
+    recent = Recent(size=2)
     recent.remember({0: rows[0], 1: rows[1]})
     assert recent.split([0, 1, 3]) == ({0: rows[0], 1: rows[1]}, [3])  # 1 used last
     recent.remember({2: rows[2]})  # so 0, used longest ago, is the one forgotten

@@ -19,7 +19,7 @@ import resource
 import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Hashable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -67,33 +67,35 @@ class StoredDocument:
     meta: DocumentMeta = DocumentMeta()
 
 
-class RecentChunks:
-    """The chunk rows one version served lately, by id (bounded, thread-safe). A version never
-    changes, so a remembered row is always right; questions about one collection keep meeting the
-    same chunks, and reading a row (text, sentence offsets and vectors) is much of what an ask
-    costs on a small index. 2,048 rows hold about 20 MB."""
+class Recent:
+    """What was used lately, by key (bounded, least recently used first out, thread-safe): the
+    chunk rows a version served (a version never changes, so a remembered row is always right;
+    reading a row is much of what an ask costs on a small index; 2,048 rows hold about 20 MB), and
+    the vectors of conversation turns (qa.converse.TurnVectors)."""
 
     def __init__(self, size: int = 2048):
         self.size = size
-        self._rows: OrderedDict[int, StoredChunk] = OrderedDict()
+        self._items: OrderedDict[Hashable, object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def split(self, ids: list[int]) -> tuple[dict[int, StoredChunk], list[int]]:
-        """(the rows remembered, the ids still to read)."""
-        known: dict[int, StoredChunk] = {}
+    def split(self, keys: list) -> tuple[dict, list]:
+        """(the items remembered, the keys still to fetch)."""
+        known: dict = {}
         with self._lock:
-            for i in ids:
-                row = self._rows.get(i)
-                if row is not None:
-                    known[i] = row
-                    self._rows.move_to_end(i)
-        return known, [i for i in ids if i not in known]
+            for key in keys:
+                item = self._items.get(key)
+                if item is not None:
+                    known[key] = item
+                    self._items.move_to_end(key)
+        return known, [key for key in keys if key not in known]
 
-    def remember(self, rows: Mapping[int, StoredChunk]) -> None:
+    def remember(self, items: Mapping) -> None:
         with self._lock:
-            self._rows.update(rows)
-            while len(self._rows) > self.size:
-                self._rows.popitem(last=False)
+            for key, item in items.items():
+                self._items[key] = item
+                self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def meta_to_json(meta: DocumentMeta) -> str:

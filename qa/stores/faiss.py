@@ -37,7 +37,7 @@ from qa.chunk import Chunk
 from qa.errors import IndexIncompatible, IndexMissing, IndexUnreadable, IndexWriteFailed
 from qa.settings import FORMAT_VERSION, LexicalSettings, faiss_threads
 from qa.sources import Document, Section
-from qa.stores.base import (IndexedDocument, RecentChunks, StoredChunk, StoredDocument, check_format, folder_lock, meta_from, meta_to_json,
+from qa.stores.base import (IndexedDocument, Recent, StoredChunk, StoredDocument, check_format, folder_lock, meta_from, meta_to_json,
                             pack_vectors, unpack_vectors, write_failure)
 
 SCHEMA = """
@@ -200,7 +200,7 @@ class FaissSnapshot:
         self._bm25_lock = threading.Lock()
         self._chosen: dict[frozenset[str], tuple] = {}  # recent document choices: (chunk ids, selector)
         self._documents: list[StoredDocument] | None = None
-        self._recent = RecentChunks()
+        self._recent = Recent()  # chunk rows by id
         # Open everything now (BM25 memory-mapped): once open, this version keeps answering even
         # after a newer build has published and its folder has been collected.
         self._load_bm25()
