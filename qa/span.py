@@ -217,7 +217,7 @@ def _list_spans(tokens: list[Token], i: int) -> list[tuple[int, int]]:
 
 
 def _is_year(text: str) -> bool:
-    return len(text) == 4 and text.isdigit() and 1000 <= int(text) <= 2099
+    return len(text) == 4 and text.isdigit() and 1000 <= int(text) <= 2199
 
 
 # -- the question ----------------------------------------------------------------------------------
@@ -625,11 +625,14 @@ def load_weights(path: str = "") -> Weights:
         raise InvalidInput(f"short-answer weights {path or WEIGHTS_FILE} cannot be read: {e}") from e
 
 
-def required(kind: str, shape: list[str]) -> bool:
+def required(kind: str, shape: list[str], focus: str = "") -> bool:
     """Whether a candidate of this shape can answer a question of this kind at all: a count, an
-    amount, money or a duration is a number; a date holds a year, a month or a number."""
+    amount, money or a duration is a number; a date holds a year, a month or a number, and the
+    answer to "in what year" holds a year (not "58" of "58 cm", nor "50th")."""
     if kind in NUMERIC_KINDS:
         return "num" in shape
+    if kind == "date" and focus == "year":
+        return "year" in shape
     if kind == "date":
         return "year" in shape or "month" in shape or "num" in shape
     return True
@@ -710,7 +713,7 @@ def candidates(question: str | QuestionInfo, sentence: str) -> Candidates:
         if _cuts_number(read.tokens, i, j):
             continue
         shape = read.shape(i, j)
-        if required(q.kind, shape):
+        if required(q.kind, shape, q.focus):
             spans.append((i, j))
             shapes.append(shape)
     return Candidates(q, read, spans, shapes, share, _rivals(q, read, spans, shapes))

@@ -167,6 +167,21 @@ def test_no_short_answer_when_the_sentence_holds_nothing_of_the_asked_type():
         assert span.best_span(question, sentence, passage_score=0.9, lead=0.2) is None, question
 
 
+def test_a_question_for_the_year_gets_a_year_or_nothing():
+    # "58" of "58 cm" and "50th" answer no "in what year"; a year elsewhere in the sentence does
+    sentence = "The candlestick, 58 cm high, is the rarest item in the collection."
+    assert span.best_span("In what year was the candlestick made?", sentence, passage_score=0.9, lead=0.2) is None
+    dated = "The 58 cm candlestick was made in 1110 for the abbey."
+    best = span.best_span("In what year was the candlestick made?", dated, passage_score=0.9, lead=0.2)
+    assert best is not None and best.text == "1110"
+    # "when" is wider than "what year": a day or a month answers it
+    assert span.best_span("When was the candlestick made?", "It was made on 4 May.", 0.9, 0.2) is not None
+    sentence = "A model says the forest, 40 km wide, could be gone by 2100."
+    c = span.candidates("By what year will the forest be gone?", sentence)
+    texts = [c.text(sentence, k) for k in range(len(c.spans))]
+    assert "2100" in texts and all("2100" in t for t in texts)  # 40 (km) is no candidate; 2100 reads as a year
+
+
 def test_a_short_answer_is_shown_only_from_the_confidence_threshold():
     sentence = "The bridge, which opened in 1932, carries about 160,000 vehicles a day."
     p = Passage(text=sentence, source="a.txt", title="Bridge", start=100, end=100 + len(sentence), line_start=1,
