@@ -47,7 +47,7 @@ def test_seed_short_answers_are_the_expected_spans_when_shown(seeds_index):
         shown.append(question)
         if _norm(answer.short_answer) not in expected:
             wrong.append((question, answer.short_answer))
-    # Precision first: nearly every short answer shown is the right one (one of eleven is not:
+    # Precision first: nearly every short answer shown is the right one (one of ten is not:
     # "20" for the cohort of 154, docs/short-answers.md), and most of these plain factual
     # questions get one.
     assert shown and (len(shown) - len(wrong)) / len(shown) >= 0.85, wrong
